@@ -1,0 +1,27 @@
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+
+from apps.common.exception_handler import problem_json_response
+
+
+def health(request):
+    """Liveness plus a real round trip to the database."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def not_found(request, exception=None):
+    return problem_json_response(
+        status=404, code="NOT_FOUND", title="Not found", detail=f"No route matches {request.path}."
+    )
+
+
+def server_error(request):
+    return problem_json_response(
+        status=500, code="INTERNAL_ERROR", title="Internal server error", detail="An unexpected error occurred."
+    )

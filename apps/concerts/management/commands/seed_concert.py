@@ -1,0 +1,36 @@
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.concerts.models import MAX_SEATS_PER_DATE
+from apps.concerts.services import concert_seed
+
+
+def iso_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"not a YYYY-MM-DD date: {value!r}") from exc
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update one concert with its dates and seats. Idempotent. "
+        "Prints the concert's id alone on the last line."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--title", required=True)
+        parser.add_argument("--venue", required=True)
+        parser.add_argument("--dates", nargs="+", required=True, type=iso_date, metavar="YYYY-MM-DD")
+        parser.add_argument("--seats", type=int, default=MAX_SEATS_PER_DATE, help="Seats per date, 1-50.")
+        parser.add_argument("--price", type=int, required=True, help="Won per seat.")
+
+    def handle(self, *args, title, venue, dates, seats, price, **options):
+        if not 1 <= seats <= MAX_SEATS_PER_DATE:
+            raise CommandError(f"--seats must be 1 to {MAX_SEATS_PER_DATE}")
+        if price < 1:
+            raise CommandError("--price must be a positive number of won")
+        concert = concert_seed(title=title, venue=venue, dates=dates, seats=seats, price=price)
+        self.stdout.write(f"{concert.title} @ {concert.venue}: {len(dates)} date(s), {seats} seats at {price} won")
+        self.stdout.write(str(concert.pk))

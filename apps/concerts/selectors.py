@@ -1,0 +1,58 @@
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from apps.common.fields import MAX_BIGINT
+from apps.concerts.errors import ConcertNotFound, DateNotFound, InvalidDate, SeatNotFound
+from apps.concerts.models import Concert, ConcertDate, Seat
+
+
+def concert_list() -> QuerySet[Concert]:
+    return Concert.objects.order_by("id")
+
+
+def _check_concert_id(concert_id: int) -> None:
+    # An id the database cannot store cannot exist; asking would be a database error.
+    if not 0 < concert_id <= MAX_BIGINT:
+        raise ConcertNotFound()
+
+
+def concert_get(*, concert_id: int) -> Concert:
+    _check_concert_id(concert_id)
+    concert = Concert.objects.filter(pk=concert_id).first()
+    if concert is None:
+        raise ConcertNotFound()
+    return concert
+
+
+def concert_date_get(*, concert_id: int, date: dt.date) -> ConcertDate:
+    """The date row; CONCERT_NOT_FOUND or DATE_NOT_FOUND tell the two misses apart."""
+    _check_concert_id(concert_id)
+    concert_date = ConcertDate.objects.filter(concert_id=concert_id, date=date).first()
+    if concert_date is None:
+        concert_get(concert_id=concert_id)
+        raise DateNotFound()
+    return concert_date
+
+
+def seat_get(*, concert_id: int, date: dt.date, seat_number: int) -> Seat:
+    _check_concert_id(concert_id)
+    seat = (
+        Seat.objects.select_related("concert_date")
+        .filter(concert_date__concert_id=concert_id, concert_date__date=date, number=seat_number)
+        .first()
+    )
+    if seat is None:
+        concert_date_get(concert_id=concert_id, date=date)
+        raise SeatNotFound()
+    return seat
+
+
+def parse_concert_date(value: str) -> dt.date:
+    """A path segment -> date, or INVALID_DATE."""
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidDate() from exc

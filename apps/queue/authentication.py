@@ -1,0 +1,37 @@
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+
+from apps.queue.errors import QueueTokenExpired, QueueTokenMissing, QueueTokenNotActive
+from apps.queue.models import QueueEntry
+from apps.queue.selectors import entry_effective_status
+from apps.queue.tokens import entry_for_token
+
+HEADER = "X-Queue-Token"
+
+
+class QueueTokenAuthentication(BaseAuthentication):
+    """`X-Queue-Token: <token>`. Sets request.user to the token's user and request.auth to its
+    QueueEntry, whatever its status: the permission classes decide what a status may do."""
+
+    def authenticate(self, request):
+        token = request.headers.get(HEADER)
+        if not token:
+            raise QueueTokenMissing()
+        entry = entry_for_token(token)
+        return entry.user, entry
+
+    def authenticate_header(self, request):
+        return HEADER
+
+
+class HasActiveQueueToken(BasePermission):
+    """Admitted and not yet ended: needed for the booking endpoints. One PK lookup in all."""
+
+    def has_permission(self, request, view):
+        status = entry_effective_status(entry=request.auth, now=timezone.now())
+        if status == QueueEntry.Status.EXPIRED:
+            raise QueueTokenExpired()
+        if status == QueueEntry.Status.WAITING:
+            raise QueueTokenNotActive()
+        return True

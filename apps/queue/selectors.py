@@ -1,0 +1,53 @@
+import datetime as dt
+import math
+
+from django.conf import settings
+
+from apps.queue.models import QueueEntry, QueueState
+
+QUEUE_STATE_PK = 1
+
+
+def queue_state_get() -> QueueState:
+    """The control row, unlocked; its defaults if it has not been written yet."""
+    return QueueState.objects.filter(pk=QUEUE_STATE_PK).first() or QueueState(pk=QUEUE_STATE_PK)
+
+
+def abandon_cutoff(now: dt.datetime) -> dt.datetime:
+    """A WAITING entry last seen at or before this has given up its place."""
+    return now - dt.timedelta(seconds=settings.QUEUE_ABANDON_SECONDS)
+
+
+def entry_is_abandoned(*, entry: QueueEntry, now: dt.datetime) -> bool:
+    return entry.status == QueueEntry.Status.WAITING and entry.last_seen_at <= abandon_cutoff(now)
+
+
+def entry_effective_status(*, entry: QueueEntry, now: dt.datetime) -> str:
+    """Time decides, not the background job: a lapsed ACTIVE token or an abandoned WAITING
+    one is EXPIRED the moment its time is up, whether or not the task has marked it."""
+    if entry.status == QueueEntry.Status.ACTIVE and entry.expires_at <= now:
+        return QueueEntry.Status.EXPIRED
+    if entry_is_abandoned(entry=entry, now=now):
+        return QueueEntry.Status.EXPIRED
+    return entry.status
+
+
+def active_count(*, now: dt.datetime) -> int:
+    """At most the active limit rows, read through a partial index: cheap however long the line."""
+    return QueueEntry.objects.filter(status=QueueEntry.Status.ACTIVE, expires_at__gt=now).count()
+
+
+def seconds_per_admission(*, state: QueueState) -> float:
+    """Observed recently; before any history, the worst case: every slot held for its full TTL."""
+    if state.seconds_per_admission is not None:
+        return state.seconds_per_admission
+    return settings.QUEUE_ACTIVE_TTL_SECONDS / max(state.effective_active_limit, 1)
+
+
+def entry_place(*, entry: QueueEntry, state: QueueState | None) -> tuple[int, int]:
+    """(position, estimated_wait_seconds). Position counts tickets ahead that have not yet
+    left the line, so it may overcount people who gave up mid-line; it never undercounts."""
+    if entry.status != QueueEntry.Status.WAITING:
+        return 0, 0
+    position = max(entry.ticket - state.now_serving, 1)
+    return position, max(1, math.ceil(position * seconds_per_admission(state=state)))

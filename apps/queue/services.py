@@ -1,0 +1,151 @@
+"""The waiting room. Every admission happens under a lock on the single QueueState row, so
+the ACTIVE count can never pass the limit, however many processes issue and poll at once."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.queue.errors import QueueTokenExpired
+from apps.queue.models import QueueEntry, QueueState
+from apps.queue.selectors import (
+    QUEUE_STATE_PK,
+    abandon_cutoff,
+    active_count,
+    entry_effective_status,
+    entry_is_abandoned,
+    queue_state_get,
+)
+from apps.queue.tokens import new_nonce
+
+Status = QueueEntry.Status
+# How stale `last_seen_at` may get before a poll writes it again: one write per this many
+# seconds per waiting user instead of one per poll.
+LAST_SEEN_WRITE_SECONDS = 10
+RATE_SMOOTHING = 0.2  # weight of the newest sample in the moving average
+
+
+def _state_locked() -> QueueState:
+    state, _ = QueueState.objects.select_for_update().get_or_create(pk=QUEUE_STATE_PK)
+    return state
+
+
+def _expire_lapsed(*, now: dt.datetime) -> None:
+    QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__lte=now).update(status=Status.EXPIRED, ended_at=now)
+
+
+def _admit(*, state: QueueState, now: dt.datetime) -> int:
+    """Fill free slots from the head of the line, skipping (and ending) abandoned entries.
+    The caller holds the state lock. Returns how many were admitted."""
+    _expire_lapsed(now=now)
+    admitted: list[QueueEntry] = []
+    free = 0 if state.paused else state.effective_active_limit - active_count(now=now)
+    while free > 0:
+        head = list(QueueEntry.objects.filter(status=Status.WAITING).order_by("ticket")[:free])
+        if not head:
+            break
+        dropped = [entry.pk for entry in head if entry_is_abandoned(entry=entry, now=now)]
+        chosen = [entry for entry in head if entry.pk not in dropped]
+        QueueEntry.objects.filter(pk__in=dropped).update(status=Status.EXPIRED, ended_at=now)
+        QueueEntry.objects.filter(pk__in=[entry.pk for entry in chosen]).update(
+            status=Status.ACTIVE,
+            admitted_at=now,
+            expires_at=now + dt.timedelta(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS),
+        )
+        admitted += chosen
+        free -= len(chosen)
+        state.now_serving = max(state.now_serving, head[-1].ticket)
+    if admitted:
+        _record_admission_rate(state=state, admitted=admitted, now=now)
+    state.save(update_fields=["now_serving", "seconds_per_admission", "last_admission_at"])
+    return len(admitted)
+
+
+def _record_admission_rate(*, state: QueueState, admitted: list[QueueEntry], now: dt.datetime) -> None:
+    """A sample counts only when the admitted people were already waiting at the previous
+    admission: then the gap measures how fast the line moves, not how long it stood empty."""
+    previous = state.last_admission_at
+    state.last_admission_at = now
+    if previous is None or min(entry.created_at for entry in admitted) > previous:
+        return
+    sample = (now - previous).total_seconds() / len(admitted)
+    if state.seconds_per_admission is None:
+        state.seconds_per_admission = sample
+    else:
+        state.seconds_per_admission = RATE_SMOOTHING * sample + (1 - RATE_SMOOTHING) * state.seconds_per_admission
+
+
+@transaction.atomic
+def queue_admit(*, now: dt.datetime | None = None) -> int:
+    """Expire lapsed tokens and admit the next in line into free slots."""
+    return _admit(state=_state_locked(), now=now or timezone.now())
+
+
+@transaction.atomic
+def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[QueueEntry, bool]:
+    """The user's live entry (same place in line), or a new one at the end of the line.
+    Returns (entry, created). A new entry is ACTIVE at once if a slot is free and nobody waits."""
+    now = now or timezone.now()
+    state = _state_locked()
+    live = QueueEntry.objects.filter(user=user, status__in=[Status.WAITING, Status.ACTIVE]).first()
+    if live is not None:
+        if entry_effective_status(entry=live, now=now) != Status.EXPIRED:
+            if live.status == Status.WAITING:
+                live.last_seen_at = now
+                live.save(update_fields=["last_seen_at"])
+            return live, False
+        QueueEntry.objects.filter(pk=live.pk).update(status=Status.EXPIRED, ended_at=now)
+    state.last_ticket += 1
+    state.save(update_fields=["last_ticket"])
+    entry = QueueEntry.objects.create(
+        user=user, ticket=state.last_ticket, nonce=new_nonce(), created_at=now, last_seen_at=now
+    )
+    _admit(state=state, now=now)
+    entry.refresh_from_db()
+    return entry, True
+
+
+def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> QueueEntry:
+    """A status poll: keeps a WAITING entry's place alive and admits into any free slot.
+    Raises QUEUE_TOKEN_EXPIRED for an ended token."""
+    now = now or timezone.now()
+    if entry_effective_status(entry=entry, now=now) == Status.EXPIRED:
+        raise QueueTokenExpired()
+    if entry.status != Status.WAITING:
+        return entry
+    if entry.last_seen_at <= now - dt.timedelta(seconds=LAST_SEEN_WRITE_SECONDS):
+        QueueEntry.objects.filter(pk=entry.pk, status=Status.WAITING).update(last_seen_at=now)
+        entry.last_seen_at = now
+    state = queue_state_get()
+    if not state.paused and active_count(now=now) < state.effective_active_limit:
+        queue_admit(now=now)
+        entry.refresh_from_db()
+    return entry
+
+
+def queue_entry_end(*, entry_id: int, now: dt.datetime | None = None) -> None:
+    """End a token for good (after a successful payment); its slot goes to the next in line."""
+    QueueEntry.objects.filter(pk=entry_id, status__in=[Status.WAITING, Status.ACTIVE]).update(
+        status=Status.EXPIRED, ended_at=now or timezone.now()
+    )
+
+
+def queue_drop_abandoned(*, now: dt.datetime | None = None) -> int:
+    """End WAITING entries whose holder stopped polling; their place no longer counts."""
+    now = now or timezone.now()
+    return QueueEntry.objects.filter(status=Status.WAITING, last_seen_at__lte=abandon_cutoff(now)).update(
+        status=Status.EXPIRED, ended_at=now
+    )
+
+
+def queue_state_update(*, active_limit: int | None, paused: bool) -> QueueState:
+    """Staff controls; touches only these two columns so the counters are never overwritten."""
+    with transaction.atomic():
+        state = _state_locked()
+        state.active_limit, state.paused = active_limit, paused
+        state.save(update_fields=["active_limit", "paused"])
+    if not paused:
+        queue_admit()
+    return state

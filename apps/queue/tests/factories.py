@@ -1,0 +1,31 @@
+import datetime as dt
+
+import factory
+from django.conf import settings
+from django.utils import timezone
+
+from apps.accounts.tests.factories import UserFactory
+from apps.queue.models import QueueEntry
+from apps.queue.tokens import new_nonce
+
+
+class QueueEntryFactory(factory.django.DjangoModelFactory):
+    """A WAITING entry by default; `active=True` gives an admitted one."""
+
+    class Meta:
+        model = QueueEntry
+
+    class Params:
+        active = factory.Trait(
+            status=QueueEntry.Status.ACTIVE,
+            admitted_at=factory.LazyFunction(timezone.now),
+            expires_at=factory.LazyFunction(
+                lambda: timezone.now() + dt.timedelta(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS)
+            ),
+        )
+
+    user = factory.SubFactory(UserFactory)
+    ticket = factory.Sequence(lambda n: 1_000_000 + n)
+    nonce = factory.LazyFunction(new_nonce)
+    created_at = factory.LazyFunction(timezone.now)
+    last_seen_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,104 @@
+import datetime as dt
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.concerts.selectors import seat_get
+from apps.reservations.errors import (
+    DateClosed,
+    HoldLimitReached,
+    ReservationAlreadyPaid,
+    ReservationExpired,
+    ReservationNotFound,
+    SeatUnavailable,
+)
+from apps.reservations.models import Reservation
+from apps.reservations.selectors import live_hold_count, seat_is_taken
+
+Status = Reservation.Status
+
+
+@transaction.atomic
+def reservation_hold(
+    *, user: User, concert_id: int, date: dt.date, seat_number: int, now: dt.datetime | None = None
+) -> Reservation:
+    """Hold a seat for HOLD_SECONDS. Of any number of concurrent holds on one seat exactly one
+    wins; the others get SEAT_UNAVAILABLE (the unique index on live reservations decides)."""
+    now = now or timezone.now()
+    seat = seat_get(concert_id=concert_id, date=date, seat_number=seat_number)
+    if seat.concert_date.date < timezone.localdate(now):
+        raise DateClosed()
+    # Most losers of a rush stop here, before taking any lock.
+    if seat_is_taken(seat=seat, now=now):
+        raise SeatUnavailable()
+    # One user's holds run one at a time, so the hold limit holds under concurrency too.
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+    if live_hold_count(user=user, now=now) >= settings.MAX_HOLDS_PER_USER:
+        raise HoldLimitReached()
+    # A lapsed hold still counts for the unique index until it is marked; mark it now.
+    Reservation.objects.filter(seat=seat, status=Status.HELD, expires_at__lte=now).update(status=Status.EXPIRED)
+    try:
+        with transaction.atomic():
+            return Reservation.objects.create(
+                user=user,
+                seat=seat,
+                price=seat.price,
+                created_at=now,
+                expires_at=now + dt.timedelta(seconds=settings.HOLD_SECONDS),
+            )
+    except IntegrityError as exc:  # a concurrent hold or payment took the seat first
+        raise SeatUnavailable() from exc
+
+
+def reservations_lock_payable(*, user: User, reservation_ids: list[int], now: dt.datetime) -> list[Reservation]:
+    """Lock the user's listed reservations (pk order) and check each is a live hold.
+    Must run inside the payment's transaction."""
+    reservations = list(
+        Reservation.objects.select_for_update(of=("self",))
+        .select_related("seat__concert_date")
+        .filter(user=user, pk__in=reservation_ids)
+        .order_by("pk")
+    )
+    if len(reservations) != len(set(reservation_ids)):
+        raise ReservationNotFound()
+    for reservation in reservations:
+        if reservation.status == Status.CONFIRMED:
+            raise ReservationAlreadyPaid(f"Reservation {reservation.pk} is already paid.")
+        if reservation.effective_status(now) == Status.EXPIRED:
+            raise ReservationExpired(f"The hold of reservation {reservation.pk} lapsed before payment.")
+    return reservations
+
+
+def reservations_confirm(*, reservations: list[Reservation], now: dt.datetime) -> None:
+    """Mark locked, payable reservations sold. Must run inside the payment's transaction."""
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations], status=Status.HELD).update(
+        status=Status.CONFIRMED, confirmed_at=now
+    )
+    for reservation in reservations:
+        reservation.status, reservation.confirmed_at = Status.CONFIRMED, now
+
+
+def reservation_release(*, reservation_id: int) -> bool:
+    """Staff: give a held seat back now. False if it was not a hold."""
+    return bool(Reservation.objects.filter(pk=reservation_id, status=Status.HELD).update(status=Status.EXPIRED))
+
+
+def holds_sweep(*, now: dt.datetime | None = None, batch_size: int | None = None) -> int:
+    """Mark lapsed holds EXPIRED in batches; returns how many. Tidying only: a lapsed hold is
+    already free by the predicate. Rows a payment has locked are skipped, never waited on, so
+    a sweep neither blocks nor deadlocks with payments; running it twice or at once is harmless."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.SWEEP_BATCH_SIZE
+    swept = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Reservation.objects.select_for_update(skip_locked=True)
+                .filter(status=Status.HELD, expires_at__lte=now)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return swept
+            swept += Reservation.objects.filter(pk__in=ids, status=Status.HELD).update(status=Status.EXPIRED)

@@ -1,0 +1,65 @@
+"""Every change to a wallet goes through `_wallet_apply`: one conditional UPDATE (so concurrent
+changes never lose an update and the balance never leaves its range), then a ledger row."""
+
+from django.db import transaction
+from django.db.models import F
+
+from apps.accounts.models import User
+from apps.wallet.errors import InsufficientBalance, InvalidAmount
+from apps.wallet.models import MAX_BALANCE, MAX_CHARGE, LedgerEntry, Wallet
+
+
+def _wallet_apply(*, user: User, amount: int, kind: str, reference: str) -> LedgerEntry | None:
+    """Add `amount` (signed) if the result stays within 0..MAX_BALANCE; None if it would not."""
+    wallets = Wallet.objects.filter(user=user)
+    if amount >= 0:
+        updated = wallets.filter(balance__lte=MAX_BALANCE - amount).update(balance=F("balance") + amount)
+    else:
+        updated = wallets.filter(balance__gte=-amount).update(balance=F("balance") + amount)
+    if not updated:
+        return None
+    # The row stays locked by our UPDATE until commit, so this is the balance we made.
+    wallet = wallets.only("id", "balance").get()
+    return LedgerEntry.objects.create(
+        wallet=wallet, kind=kind, amount=amount, balance_after=wallet.balance, reference=reference
+    )
+
+
+def _wallet_ensure(*, user: User) -> None:
+    if not Wallet.objects.filter(user=user).exists():
+        Wallet.objects.get_or_create(user=user)
+
+
+@transaction.atomic
+def wallet_charge(*, user: User, amount: int) -> int:
+    """Top up; returns the new balance."""
+    if not 1 <= amount <= MAX_CHARGE:
+        raise InvalidAmount()
+    _wallet_ensure(user=user)
+    entry = _wallet_apply(user=user, amount=amount, kind=LedgerEntry.Kind.CHARGE, reference="charge")
+    if entry is None:
+        raise InvalidAmount(f"The balance may not exceed {MAX_BALANCE:,} won.")
+    return entry.balance_after
+
+
+@transaction.atomic
+def wallet_debit(*, user: User, amount: int, reference: str) -> int:
+    """Take a payment; returns the new balance. Never goes below zero."""
+    if amount <= 0:
+        raise ValueError("a debit must be positive")
+    entry = _wallet_apply(user=user, amount=-amount, kind=LedgerEntry.Kind.PAYMENT, reference=reference)
+    if entry is None:
+        raise InsufficientBalance()
+    return entry.balance_after
+
+
+@transaction.atomic
+def wallet_adjust(*, user: User, amount: int, reason: str) -> LedgerEntry:
+    """A staff correction, recorded like any other change."""
+    if amount == 0:
+        raise InvalidAmount("An adjustment must not be zero.")
+    _wallet_ensure(user=user)
+    entry = _wallet_apply(user=user, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, reference=reason[:100])
+    if entry is None:
+        raise InvalidAmount("The adjustment would take the balance out of range.")
+    return entry

@@ -1,0 +1,232 @@
+"""Settings for the concert booking service.
+
+One module, driven by environment variables. Every variable has a default that runs the
+demo on a local SQLite file; production sets DATABASE_URL, SECRET_KEY, ALLOWED_HOSTS.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+# The default key only exists so the demo runs without set-up; `check --deploy` flags it.
+SECRET_KEY = env_str("SECRET_KEY", "django-insecure-demo-key-change-me-in-production")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "apps.common",
+    "apps.accounts",
+    "apps.concerts",
+    "apps.queue",
+    "apps.reservations",
+    "apps.wallet",
+    "apps.payments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.common.middleware.DatabaseUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "concert_booking.urls"
+WSGI_APPLICATION = "concert_booking.wsgi.application"
+ASGI_APPLICATION = "concert_booking.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: a SQLite file by default (no server needed), PostgreSQL through DATABASE_URL.
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes SQLite's write lock at BEGIN, so two writers queue up instead of one
+    # failing with "database is locked" halfway through a transaction.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # A lock wait longer than this is a clean, retryable 503 instead of an endless wait.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault("options", f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 5000)}")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+# Concert dates are calendar days in this zone ("today or later" is decided here).
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "concert-booking",
+    }
+}
+if env_str("REDIS_URL", ""):
+    # Shared throttle counters across gunicorn workers and hosts.
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("REDIS_URL", ""),
+    }
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Booking knobs (see README "Settings") ---
+HOLD_SECONDS = env_int("HOLD_SECONDS", 300)
+MAX_HOLDS_PER_USER = env_int("MAX_HOLDS_PER_USER", 4)
+QUEUE_ACTIVE_LIMIT = env_int("QUEUE_ACTIVE_LIMIT", 100)
+QUEUE_ACTIVE_TTL_SECONDS = env_int("QUEUE_ACTIVE_TTL_SECONDS", 600)
+# A WAITING token not polled for this long gives up its place in line.
+QUEUE_ABANDON_SECONDS = env_int("QUEUE_ABANDON_SECONDS", 120)
+SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 5000)
+
+THROTTLING = env_str("THROTTLING", "on").strip().lower() != "off"
+THROTTLE_RATES = {
+    "signup": env_str("THROTTLE_SIGNUP", "30/min"),
+    "queue_issue": env_str("THROTTLE_QUEUE_ISSUE", "60/min"),
+    "queue_poll": env_str("THROTTLE_QUEUE_POLL", "120/min"),
+    "wallet_charge": env_str("THROTTLE_WALLET_CHARGE", "30/min"),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "apps.common.pagination.PagePagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "apps.common.exception_handler.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apps.common.schema.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Proxies in front of us; 0 means REMOTE_ADDR is the client (X-Forwarded-For is not trusted).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Concert booking API",
+    "DESCRIPTION": (
+        "Waiting queue, seat holds and wallet payments for concerts. Errors are RFC 9457 "
+        "problem details; clients branch on `status` and `code`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"QueueTokenStatusEnum": "apps.queue.models.QueueEntry.Status"},
+}
+
+Q_CLUSTER = {
+    "name": "concert_booking",
+    "orm": "default",
+    "workers": env_int("Q_WORKERS", 1),
+    "timeout": 120,
+    "retry": 180,
+    "catch_up": False,
+    "max_attempts": 1,
+    "label": "Scheduled tasks",
+}
+
+# Security headers that matter once DEBUG is off behind TLS; tunable for plain-HTTP demos.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Off by default so the admin works on a plain-HTTP demo; turn on behind TLS.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+if env_bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
