@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
+    path("", include("apps.web.urls")),
     # Unknown API routes are problem details even with DEBUG on (Django's debug 404 is HTML).
     re_path(r"^api/", not_found),
 ]
