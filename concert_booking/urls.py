@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.common.views import health, not_found
+from apps.common.views import health, liveness, not_found
 
 api_v1 = [
     path("", include("apps.accounts.urls")),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("health", health, name="health"),
+    path("health/live", liveness, name="health-live"),
     path("admin/", admin.site.urls),
     path("", include("apps.web.urls")),
     # Unknown API routes are problem details even with DEBUG on (Django's debug 404 is HTML).
