@@ -14,6 +14,15 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings):
+    # Production uses the hashed manifest, which needs `collectstatic`; tests read the sources.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     cache.clear()
     yield

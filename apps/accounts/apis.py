@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.services import user_create
+from apps.common.fields import StrictCharField
 from apps.common.schema import problem_responses
 from apps.common.throttles import ClientIpThrottle
 
@@ -19,7 +20,7 @@ class UserCreateApi(APIView):
     throttle_classes = [SignupThrottle]
 
     class InputSerializer(serializers.Serializer):
-        username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+        username = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()

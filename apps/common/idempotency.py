@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 
 from apps.common.errors import IdempotencyKeyReused, ValidationFailed
@@ -46,7 +47,7 @@ def idempotent_response_find(*, user, scope: str, key: str, fingerprint: str) ->
         return None
     if record.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused()
-    return record.response_status, record.response_body
+    return record.response_status, json.loads(record.response_body)
 
 
 def idempotent_call(
@@ -61,10 +62,10 @@ def idempotent_call(
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(
-                user=user, scope=scope, key=key, request_fingerprint=fingerprint, response_status=0, response_body={}
+                user=user, scope=scope, key=key, request_fingerprint=fingerprint, response_status=0, response_body=""
             )
             status, body = action()
-            record.response_status, record.response_body = status, body
+            record.response_status, record.response_body = status, json.dumps(body, cls=DjangoJSONEncoder)
             record.save(update_fields=["response_status", "response_body"])
             return status, body
     except IntegrityError:

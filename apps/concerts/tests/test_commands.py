@@ -1,0 +1,111 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
+
+from apps.accounts.models import User
+from apps.accounts.selectors import user_for_api_key
+from apps.concerts.models import Concert, ConcertDate, Seat
+from apps.concerts.tests.factories import ConcertDateFactory
+from apps.wallet.selectors import wallet_balance
+
+pytestmark = pytest.mark.django_db
+
+ARGS = ["--title", "T", "--venue", "V", "--dates", "2027-01-10", "2027-01-11", "--seats", "50", "--price", "150000"]
+
+
+def seed(*args) -> str:
+    out = io.StringIO()
+    call_command("seed_concert", *args, stdout=out)
+    return out.getvalue()
+
+
+def snapshot():
+    return sorted(Seat.objects.values_list("concert_date__concert_id", "concert_date__date", "number", "price"))
+
+
+def test_seed_concert_creates_dates_and_seats_and_prints_the_id_last():
+    output = seed(*ARGS)
+
+    concert = Concert.objects.get()
+    assert output.strip().splitlines()[-1] == str(concert.pk)
+    assert (concert.title, concert.venue) == ("T", "V")
+    assert [str(d) for d in ConcertDate.objects.values_list("date", flat=True)] == ["2027-01-10", "2027-01-11"]
+    assert Seat.objects.count() == 100
+    assert set(Seat.objects.values_list("number", flat=True)) == set(range(1, 51))
+
+
+def test_seed_concert_twice_changes_nothing():
+    first = seed(*ARGS)
+    before = snapshot()
+
+    second = seed(*ARGS)
+
+    assert first.splitlines()[-1] == second.splitlines()[-1]
+    assert snapshot() == before
+    assert Concert.objects.count() == 1
+
+
+def test_seed_concert_updates_prices_and_adds_dates():
+    seed(*ARGS)
+
+    seed("--title", "T", "--venue", "V", "--dates", "2027-01-12", "--seats", "50", "--price", "99000")
+
+    assert ConcertDate.objects.count() == 3
+    assert set(Seat.objects.filter(concert_date__date="2027-01-12").values_list("price", flat=True)) == {99000}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--seats", "51"], ["--seats", "0"], ["--price", "0"], ["--dates", "2027-13-01"]],
+)
+def test_seed_concert_refuses_bad_arguments(bad):
+    args = dict(zip(ARGS[::2], ARGS[1::2], strict=False))
+    args.update({bad[0]: bad[1]})
+    flat = [item for pair in args.items() for item in pair]
+
+    with pytest.raises((CommandError, SystemExit)):
+        seed(*flat)
+    assert Concert.objects.count() == 0
+
+
+def test_seed_demo_creates_concerts_and_users_with_working_keys_and_money():
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+
+    keys = [line.split("api key ")[1].split()[0] for line in out.getvalue().splitlines() if "api key" in line]
+    assert len(keys) == 3
+    users = [user_for_api_key(key=key) for key in keys]
+    assert all(user is not None for user in users)
+    assert all(wallet_balance(user=user) > 0 for user in users)
+    assert Concert.objects.count() >= 2
+    assert Seat.objects.filter(concert_date__concert__in=Concert.objects.all()).count() >= 100
+
+
+def test_seed_demo_again_keeps_rows_and_rotates_keys():
+    first, second = io.StringIO(), io.StringIO()
+    call_command("seed_demo", stdout=first)
+    seats = Seat.objects.count()
+
+    call_command("seed_demo", stdout=second)
+
+    old_key = first.getvalue().split("api key ")[1].split()[0]
+    assert user_for_api_key(key=old_key) is None
+    assert Seat.objects.count() == seats
+    assert User.objects.count() == 3
+
+
+@pytest.mark.parametrize("number", [0, 51])
+def test_the_database_keeps_seat_numbers_in_1_to_50(number):
+    concert_date = ConcertDateFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Seat.objects.create(concert_date=concert_date, number=number, price=1000)
+
+
+def test_a_concert_plays_once_per_day():
+    concert_date = ConcertDateFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ConcertDate.objects.create(concert=concert_date.concert, date=concert_date.date)

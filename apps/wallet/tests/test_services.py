@@ -1,0 +1,61 @@
+import pytest
+from django.db import IntegrityError, transaction
+
+from apps.wallet.errors import InsufficientBalance, InvalidAmount
+from apps.wallet.models import LedgerEntry, Wallet
+from apps.wallet.selectors import wallet_balance
+from apps.wallet.services import wallet_adjust, wallet_charge, wallet_debit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_debit_takes_money_and_records_it(user):
+    wallet_charge(user=user, amount=1000)
+
+    balance = wallet_debit(user=user, amount=400, reference="payment:7")
+
+    assert balance == 600
+    entry = LedgerEntry.objects.latest("id")
+    assert (entry.kind, entry.amount, entry.balance_after, entry.reference) == ("PAYMENT", -400, 600, "payment:7")
+
+
+def test_debit_beyond_the_balance_is_refused_and_changes_nothing(user):
+    wallet_charge(user=user, amount=100)
+
+    with pytest.raises(InsufficientBalance):
+        wallet_debit(user=user, amount=101, reference="payment:1")
+
+    assert wallet_balance(user=user) == 100
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_debit_from_a_user_without_a_wallet_is_insufficient(user):
+    with pytest.raises(InsufficientBalance):
+        wallet_debit(user=user, amount=1, reference="payment:1")
+
+
+def test_adjustment_goes_through_the_ledger(user):
+    wallet_charge(user=user, amount=100)
+
+    wallet_adjust(user=user, amount=-30, reason="goodwill correction")
+
+    assert wallet_balance(user=user) == 70
+    assert LedgerEntry.objects.latest("id").kind == "ADJUSTMENT"
+    with pytest.raises(InvalidAmount):
+        wallet_adjust(user=user, amount=-71, reason="too much")
+    assert wallet_balance(user=user) == 70
+
+
+def test_the_database_refuses_a_negative_balance(user):
+    Wallet.objects.create(user=user, balance=5)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Wallet.objects.filter(user=user).update(balance=-1)
+
+
+def test_the_ledger_replays_to_the_balance(user):
+    wallet_charge(user=user, amount=1000)
+    wallet_debit(user=user, amount=250, reference="payment:1")
+    wallet_adjust(user=user, amount=20, reason="fix")
+
+    assert sum(LedgerEntry.objects.values_list("amount", flat=True)) == wallet_balance(user=user) == 770
