@@ -24,6 +24,8 @@ class ProblemSerializer(serializers.Serializer):
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
+    # Header values are visible ASCII in practice; 1 to 255 characters.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
     location=OpenApiParameter.HEADER,
     required=False,
     description="Any string up to 255 characters. A retry with the same key and body returns the first "

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,22 +13,32 @@ IDEMPOTENCY_SCOPE = "payment"
 MAX_RESERVATIONS_PER_PAYMENT = 50
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_BIGINT},
+        "minItems": 1,
+        "maxItems": MAX_RESERVATIONS_PER_PAYMENT,
+        "uniqueItems": True,
+    }
+)
+class ReservationIdsField(serializers.ListField):
+    child = StrictIntegerField(min_value=1, max_value=MAX_BIGINT)
+
+    def to_internal_value(self, data):
+        ids = super().to_internal_value(data)
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Each reservation may be listed once.")
+        return ids
+
+
 class PaymentCreateApi(APIView):
     authentication_classes = [QueueTokenAuthentication]
     # Checked in post(): a retry of a stored payment is answered even after payment ended the token.
     permission_classes = []
 
     class InputSerializer(serializers.Serializer):
-        reservation_ids = serializers.ListField(
-            child=StrictIntegerField(min_value=1, max_value=MAX_BIGINT),
-            min_length=1,
-            max_length=MAX_RESERVATIONS_PER_PAYMENT,
-        )
-
-        def validate_reservation_ids(self, value):
-            if len(set(value)) != len(value):
-                raise serializers.ValidationError("Each reservation may be listed once.")
-            return value
+        reservation_ids = ReservationIdsField(min_length=1, max_length=MAX_RESERVATIONS_PER_PAYMENT)
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()

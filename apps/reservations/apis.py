@@ -1,4 +1,5 @@
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -14,6 +15,9 @@ from apps.reservations.selectors import bookable_dates, reservation_get, reserva
 from apps.reservations.services import reservation_hold
 
 
+CONCERT_ID_PARAMETER = OpenApiParameter("concert_id", OpenApiTypes.INT64, OpenApiParameter.PATH)
+
+
 class BookingApi(APIView):
     """Booking endpoints: the caller is whoever holds an ACTIVE queue token."""
 
@@ -22,8 +26,9 @@ class BookingApi(APIView):
 
 
 def parse_id(value: str) -> int:
-    """A path id; anything that is not a storable positive integer names nothing (-> 0)."""
-    return int(value) if value.isdigit() and 0 < int(value) <= MAX_BIGINT else 0
+    """A path id; anything that is not a storable positive integer names nothing (-> 0).
+    ASCII only: str.isdigit() also accepts "²" (which int() rejects) and other scripts' digits."""
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_BIGINT else 0
 
 
 class ReservationOutputSerializer(serializers.Serializer):
@@ -51,6 +56,7 @@ class BookableDateListApi(BookingApi):
     @extend_schema(
         operation_id="concert_dates_list",
         summary="Bookable dates of a concert",
+        parameters=[CONCERT_ID_PARAMETER],
         description="Today-or-later dates that still have a free seat, ascending.",
         responses={200: OutputSerializer, **problem_responses(QUEUE_TOKEN_ERRORS, {404: ["CONCERT_NOT_FOUND"]})},
         tags=["booking"],
@@ -79,7 +85,10 @@ class SeatMapApi(BookingApi):
         operation_id="concert_date_seats_list",
         summary="Seat map of a date",
         description="Every seat of the date, ascending by number, with whether it can be held now.",
-        parameters=[OpenApiParameter("date", str, OpenApiParameter.PATH, description="YYYY-MM-DD")],
+        parameters=[
+            CONCERT_ID_PARAMETER,
+            OpenApiParameter("date", OpenApiTypes.DATE, OpenApiParameter.PATH, description="YYYY-MM-DD"),
+        ],
         responses={
             200: OutputSerializer,
             **problem_responses(
@@ -159,6 +168,7 @@ class ReservationDetailApi(APIView):
     @extend_schema(
         operation_id="reservations_retrieve",
         summary="One of my reservations",
+        parameters=[OpenApiParameter("reservation_id", OpenApiTypes.INT64, OpenApiParameter.PATH)],
         responses={
             200: ReservationOutputSerializer,
             **problem_responses(API_KEY_ERRORS, {404: ["RESERVATION_NOT_FOUND"]}),

@@ -1,4 +1,5 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -15,6 +16,9 @@ from apps.wallet.selectors import ledger_entries, wallet_balance
 from apps.wallet.services import wallet_charge
 
 OWNER_ERRORS = {**API_KEY_ERRORS, 403: ["FORBIDDEN"]}
+USER_ID_PARAMETER = OpenApiParameter(
+    "user_id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="Your own user id; any other is 403."
+)
 
 
 class IsWalletOwner(BasePermission):
@@ -41,6 +45,7 @@ class WalletDetailApi(APIView):
     @extend_schema(
         operation_id="wallet_retrieve",
         summary="Read my wallet balance",
+        parameters=[USER_ID_PARAMETER],
         responses={200: WalletOutputSerializer, **problem_responses(OWNER_ERRORS)},
         tags=["wallet"],
     )
@@ -60,7 +65,7 @@ class WalletChargeApi(APIView):
         operation_id="wallet_charge",
         summary="Top up my wallet",
         request=InputSerializer,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[USER_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER],
         responses={
             200: WalletOutputSerializer,
             **problem_responses(
@@ -108,6 +113,7 @@ class LedgerEntryListApi(APIView):
     @extend_schema(
         operation_id="wallet_transactions_list",
         summary="My wallet ledger, newest first",
+        parameters=[USER_ID_PARAMETER],
         responses={
             200: paginated_schema(name="PaginatedLedgerEntryList", serializer_class=OutputSerializer),
             **problem_responses(OWNER_ERRORS, {404: ["NOT_FOUND"]}),

@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.payments.audit import ledger_audit
+
+
+class Command(BaseCommand):
+    help = (
+        "Check every wallet balance against its ledger, and every sold seat against exactly one "
+        "confirmed reservation and one payment. Exits non-zero naming the rows that disagree."
+    )
+
+    def handle(self, *args, **options):
+        problems = ledger_audit()
+        for problem in problems:
+            self.stderr.write(problem)
+        if problems:
+            raise CommandError(f"audit failed: {len(problems)} problem(s)")
+        self.stdout.write("audit ok: balances match the ledger; every sold seat has one confirmed, paid reservation")
