@@ -147,6 +147,11 @@ STORAGES = {
     },
 }
 
+# Signed cookies: sessions (web pages, admin) keep nothing in the database, so a dump of it
+# holds no usable session key.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_HTTPONLY = True
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

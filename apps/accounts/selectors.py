@@ -7,3 +7,7 @@ def user_for_api_key(*, key: str) -> User | None:
     if api_key is None or not api_key.user.is_active:
         return None
     return api_key.user
+
+
+def active_user_get(*, user_id: int) -> User | None:
+    return User.objects.filter(pk=user_id, is_active=True).first()

@@ -1,5 +1,6 @@
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.views import defaults
 
 from apps.common.exception_handler import problem_json_response
 
@@ -21,6 +22,9 @@ def health(request):
 
 
 def not_found(request, exception=None):
+    """Problem details under /api/; Django's own 404 page for the web pages and admin."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
     return problem_json_response(
         status=404, code="NOT_FOUND", title="Not found", detail=f"No route matches {request.path}."
     )

@@ -1,0 +1,31 @@
+"""Money and waiting times as people read them, in the current language."""
+
+import math
+
+from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+register = template.Library()
+
+
+@register.filter
+def won(amount: int) -> str:
+    """150000 -> "₩150,000" in English, "150,000원" in Korean."""
+    return _("₩%(amount)s") % {"amount": f"{amount:,}"}
+
+
+@register.filter
+def wait_text(seconds: int) -> str:
+    """An estimate, so rounded up to whole minutes: "about 3 minutes"."""
+    if seconds < 60:
+        return _("less than a minute")
+    minutes = math.ceil(seconds / 60)
+    return ngettext("about %(count)d minute", "about %(count)d minutes", minutes) % {"count": minutes}
+
+
+@register.filter
+def clock(milliseconds: int) -> str:
+    """Time left as m:ss (whole seconds rounded up), the countdown's text before the script takes over."""
+    seconds = max(math.ceil(milliseconds / 1000), 0)
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,478 @@
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from apps.accounts.models import User
+from apps.accounts.selectors import user_for_api_key
+from apps.accounts.services import api_key_issue
+from apps.accounts.tests.factories import UserFactory
+from apps.concerts.tests.factories import date_with_seats
+from apps.queue.services import queue_entry_end
+from apps.queue.tests.factories import QueueEntryFactory
+from apps.queue.tokens import entry_for_token
+from apps.reservations.selectors import reservation_list
+from apps.reservations.services import reservation_hold
+from apps.wallet.selectors import wallet_balance
+from apps.wallet.services import wallet_charge
+from apps.web import visitor
+from apps.web.errors import ERROR_TEXT, error_text
+from apps.web.views import poll_interval_seconds, queue_progress
+
+pytestmark = pytest.mark.django_db
+
+# The codes of the API contract (API.md) that a booking can run into.
+CONTRACT_CODES = [
+    "VALIDATION_ERROR",
+    "FORBIDDEN",
+    "USERNAME_TAKEN",
+    "QUEUE_TOKEN_MISSING",
+    "QUEUE_TOKEN_INVALID",
+    "QUEUE_TOKEN_EXPIRED",
+    "QUEUE_TOKEN_NOT_ACTIVE",
+    "CONCERT_NOT_FOUND",
+    "DATE_NOT_FOUND",
+    "INVALID_DATE",
+    "SEAT_NOT_FOUND",
+    "SEAT_UNAVAILABLE",
+    "HOLD_LIMIT_REACHED",
+    "DATE_CLOSED",
+    "RESERVATION_NOT_FOUND",
+    "RESERVATION_EXPIRED",
+    "RESERVATION_ALREADY_PAID",
+    "INSUFFICIENT_BALANCE",
+    "INVALID_AMOUNT",
+    "IDEMPOTENCY_KEY_REUSED",
+    "SERVICE_UNAVAILABLE",
+]
+
+
+@pytest.fixture
+def concert_date():
+    return date_with_seats(price=150_000)
+
+
+def signed_up(client: Client, username: str = "alice") -> Client:
+    client.post(reverse("web:signup"), {"username": username}, follow=True)  # reads the welcome
+    return client
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def join_queue(client: Client, concert_date):
+    return client.post(reverse("web:queue_join", args=[concert_date.concert_id]))
+
+
+def seats_url(concert_date, name: str = "web:seats") -> str:
+    return reverse(name, args=[concert_date.concert_id, concert_date.date.isoformat()])
+
+
+@pytest.fixture
+def booking_client(client, concert_date) -> Client:
+    """Signed up and admitted (the line is empty)."""
+    signed_up(client)
+    join_queue(client, concert_date)
+    return client
+
+
+def session_user(client: Client):
+    return User.objects.get(pk=client.session[visitor.USER_ID])
+
+
+# --- signing up and in ---
+
+
+def test_a_visitor_sees_sign_up_and_sign_in(client):
+    response = client.get(reverse("web:home"))
+
+    assert response.status_code == 200
+    assert b"New here? Sign up" in response.content
+    assert b"Have an API key? Sign in" in response.content
+
+
+def test_sign_up_signs_in_and_shows_the_key_once(client, concert_date):
+    response = client.post(reverse("web:signup"), {"username": "alice"}, follow=True)
+
+    key = re.search(r"cbk_[\w-]+", response.content.decode()).group(0)
+    assert user_for_api_key(key=key) == session_user(client)
+    assert visitor.NEW_API_KEY not in client.session
+    assert "Welcome, alice! Your account is ready." in messages_of(response)
+    assert concert_date.concert.title in response.content.decode()
+    assert key not in client.get(reverse("web:home")).content.decode()
+
+
+def test_sign_up_with_a_taken_name_says_so(client):
+    UserFactory(username="alice")
+
+    response = client.post(reverse("web:signup"), {"username": "Alice"}, follow=True)
+
+    assert messages_of(response) == [str(ERROR_TEXT["USERNAME_TAKEN"])]
+    assert visitor.USER_ID not in client.session
+
+
+@pytest.mark.parametrize("username", ["", "two words", "x" * 151])
+def test_sign_up_rejects_a_bad_username(client, username):
+    response = client.post(reverse("web:signup"), {"username": username}, follow=True)
+
+    assert "A username is 1 to 150" in messages_of(response)[0]
+
+
+def test_sign_in_with_an_api_key(client):
+    user = UserFactory(username="bob")
+    key = api_key_issue(user=user)
+
+    response = client.post(reverse("web:signin"), {"api_key": f"  {key} "}, follow=True)
+
+    assert messages_of(response) == ["Welcome back, bob."]
+    assert session_user(client) == user
+
+
+def test_sign_in_with_an_unknown_key_says_so(client):
+    response = client.post(reverse("web:signin"), {"api_key": "cbk_nope"}, follow=True)
+
+    assert "We do not recognise that API key" in messages_of(response)[0]
+    assert visitor.USER_ID not in client.session
+
+
+def test_sign_out_forgets_everything(booking_client):
+    booking_client.post(reverse("web:signout"))
+
+    assert visitor.USER_ID not in booking_client.session
+    assert visitor.QUEUE_TOKEN not in booking_client.session
+
+
+def test_forms_are_csrf_protected(concert_date):
+    client = Client(enforce_csrf_checks=True)
+
+    assert client.post(reverse("web:signup"), {"username": "mallory"}).status_code == 403
+    page = client.get(reverse("web:home"))
+    token = page.context["csrf_token"]
+    assert client.post(reverse("web:signup"), {"username": "carol", "csrfmiddlewaretoken": token}).status_code == 302
+
+
+def test_booking_pages_send_a_signed_out_visitor_to_the_start(client, concert_date):
+    for url in [reverse("web:dates", args=[concert_date.concert_id]), seats_url(concert_date), reverse("web:checkout")]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("web:home")
+
+
+# --- the queue ---
+
+
+def test_joining_an_empty_line_goes_straight_to_the_dates(client, concert_date):
+    signed_up(client)
+
+    response = join_queue(client, concert_date)
+
+    assert response["Location"] == reverse("web:dates", args=[concert_date.concert_id])
+    assert client.session[visitor.QUEUE_TOKEN]
+
+
+def test_joining_a_full_line_waits_and_moves_on_when_a_slot_frees(client, concert_date, settings):
+    settings.QUEUE_ACTIVE_LIMIT = 1
+    ahead = QueueEntryFactory(active=True)
+    signed_up(client)
+
+    response = join_queue(client, concert_date)
+    assert response["Location"] == reverse("web:waiting_room", args=[concert_date.concert_id])
+    page = client.get(response["Location"])
+    assert page.context["position"] == 1
+    assert b"Your place in line" in page.content
+    status = client.get(reverse("web:queue_status")).json()
+    assert status["status"] == "WAITING"
+    assert status["position"] == 1
+    assert status["poll_after_ms"] == 2000
+    assert status["estimated_wait_seconds"] > 0
+    assert status["progress"] == 50
+
+    queue_entry_end(entry_id=ahead.pk)
+
+    status = client.get(reverse("web:queue_status")).json()
+    assert status["status"] == "ACTIVE"
+    assert status["progress"] == 100
+    waiting_room = client.get(reverse("web:waiting_room", args=[concert_date.concert_id]))
+    assert waiting_room["Location"] == reverse("web:dates", args=[concert_date.concert_id])
+
+
+def test_a_waiting_visitor_is_kept_out_of_the_booking_pages(client, concert_date, settings):
+    settings.QUEUE_ACTIVE_LIMIT = 1
+    QueueEntryFactory(active=True)
+    signed_up(client)
+    join_queue(client, concert_date)
+
+    response = client.get(reverse("web:dates", args=[concert_date.concert_id]))
+
+    assert response["Location"] == reverse("web:waiting_room", args=[concert_date.concert_id])
+
+
+def test_queue_status_of_an_ended_token_says_what_to_do(booking_client):
+    entry = entry_for_token(booking_client.session[visitor.QUEUE_TOKEN])
+    queue_entry_end(entry_id=entry.pk)
+
+    body = booking_client.get(reverse("web:queue_status")).json()
+
+    assert body["status"] == "ENDED"
+    assert body["message"] == str(ERROR_TEXT["QUEUE_TOKEN_EXPIRED"])
+    assert visitor.QUEUE_TOKEN not in booking_client.session
+
+
+def test_queue_status_needs_a_signed_in_visitor(client):
+    response = client.get(reverse("web:queue_status"))
+
+    assert response.status_code == 401
+    assert response.json()["status"] == "SIGNED_OUT"
+
+
+@pytest.mark.parametrize(
+    ("position", "seconds"), [(1, 2), (10, 2), (11, 5), (100, 5), (101, 10), (1000, 10), (1001, 20), (10**6, 20)]
+)
+def test_polling_backs_off_far_from_the_head(position, seconds):
+    assert poll_interval_seconds(position) == seconds
+
+
+def test_polling_stays_inside_the_abandon_window(settings):
+    settings.QUEUE_ABANDON_SECONDS = 20
+
+    assert poll_interval_seconds(10**6) == 5
+
+
+def test_progress_runs_from_joining_to_admission():
+    assert queue_progress(position=100, start_position=100) == 1
+    assert queue_progress(position=50, start_position=100) == 50
+    assert queue_progress(position=1, start_position=100) == 99
+    assert queue_progress(position=0, start_position=100) == 100
+
+
+# --- dates and seats ---
+
+
+def test_dates_list_the_bookable_dates(booking_client, concert_date):
+    response = booking_client.get(reverse("web:dates", args=[concert_date.concert_id]))
+
+    assert [item.date for item in response.context["dates"]] == [concert_date.date]
+    assert b"50 seats free" in response.content
+
+
+def test_seat_map_is_ten_by_five_with_free_mine_and_taken_seats(booking_client, concert_date):
+    reservation_hold(user=UserFactory(), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=7)
+    booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["12"]})
+
+    response = booking_client.get(seats_url(concert_date))
+
+    rows = response.context["rows"]
+    assert [len(row) for row in rows] == [10] * 5
+    states = {seat["number"]: seat["state"] for row in rows for seat in row}
+    assert states[7] == "taken"
+    assert states[12] == "mine"
+    assert list(states.values()).count("free") == 48
+    html = response.content.decode()
+    assert 'title="Seat 1 · ₩150,000"' in html
+    assert response.context["pick_limit"] == 3
+
+
+def test_seat_map_of_an_unknown_date_goes_back_to_the_dates(booking_client, concert_date):
+    for date in ["2030-02-30", "1999-01-01"]:
+        response = booking_client.get(reverse("web:seats", args=[concert_date.concert_id, date]), follow=True)
+        assert response.redirect_chain[0][0] == reverse("web:dates", args=[concert_date.concert_id])
+        assert messages_of(response)[0] in {str(ERROR_TEXT["INVALID_DATE"]), str(ERROR_TEXT["DATE_NOT_FOUND"])}
+
+
+# --- holding ---
+
+
+def test_holding_seats_goes_to_checkout_with_total_and_countdown(booking_client, concert_date):
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["3", "4"]}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("web:checkout")
+    assert [hold.seat.number for hold in response.context["holds"]] == [3, 4]
+    assert response.context["total"] == 300_000
+    assert 295_000 <= response.context["hold_ms_left"] <= 300_000
+    assert "₩300,000" in response.content.decode()
+
+
+def test_a_seat_taken_meanwhile_is_named_and_the_others_are_held(booking_client, concert_date):
+    reservation_hold(user=UserFactory(), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=5)
+
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["5", "6"]}, follow=True)
+
+    assert messages_of(response) == [f"Seat 5: {ERROR_TEXT['SEAT_UNAVAILABLE']}"]
+    assert [hold.seat.number for hold in response.context["holds"]] == [6]
+
+
+def test_when_every_picked_seat_is_taken_the_seat_map_says_so(booking_client, concert_date):
+    reservation_hold(user=UserFactory(), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=5)
+
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["5"]}, follow=True)
+
+    assert response.redirect_chain[-1][0] == seats_url(concert_date)
+    assert messages_of(response) == [f"Seat 5: {ERROR_TEXT['SEAT_UNAVAILABLE']}"]
+
+
+def test_no_more_picks_than_the_hold_limit(booking_client, concert_date, settings):
+    settings.MAX_HOLDS_PER_USER = 2
+
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["1", "2", "3"]}, follow=True)
+
+    assert messages_of(response) == ["You may hold 2 seats at once and already hold 0."]
+    assert reservation_list(user=session_user(booking_client)).count() == 0
+
+
+def test_holds_made_elsewhere_count_against_the_limit(booking_client, concert_date, settings):
+    settings.MAX_HOLDS_PER_USER = 1
+    reservation_hold(
+        user=session_user(booking_client), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=1
+    )
+
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["2"]}, follow=True)
+
+    assert messages_of(response) == [str(ERROR_TEXT["HOLD_LIMIT_REACHED"])]
+
+
+def test_holding_nothing_asks_for_a_seat(booking_client, concert_date):
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["x", "-1"]}, follow=True)
+
+    assert messages_of(response) == ["Pick at least one seat."]
+
+
+# --- paying ---
+
+
+def test_paying_without_enough_money_then_topping_up_and_paying(booking_client, concert_date):
+    booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["3", "4"]})
+    ids = [hold.pk for hold in booking_client.get(reverse("web:checkout")).context["holds"]]
+
+    response = booking_client.post(reverse("web:pay"), {"reservation": ids}, follow=True)
+    assert messages_of(response) == [str(ERROR_TEXT["INSUFFICIENT_BALANCE"])]
+    assert response.context["shortfall"] == 300_000
+
+    response = booking_client.post(
+        reverse("web:top_up"), {"amount": "300,000", "next": reverse("web:checkout")}, follow=True
+    )
+    assert messages_of(response) == ["Added ₩300,000 to your wallet. Your balance is now ₩300,000."]
+    assert response.context["shortfall"] == 0
+
+    response = booking_client.post(reverse("web:pay"), {"reservation": ids}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("web:confirmation")
+    assert [r.seat.number for r in response.context["reservations"]] == [3, 4]
+    assert response.context["payment"]["amount"] == 300_000
+    html = response.content.decode()
+    assert "You are going!" in html
+    assert "₩300,000" in html
+    assert wallet_balance(user=session_user(booking_client)) == 0
+
+
+def test_after_paying_the_token_has_ended(booking_client, concert_date):
+    wallet_charge(user=session_user(booking_client), amount=150_000)
+    booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["3"]})
+    ids = [hold.pk for hold in booking_client.get(reverse("web:checkout")).context["holds"]]
+    booking_client.post(reverse("web:pay"), {"reservation": ids})
+
+    response = booking_client.get(reverse("web:dates", args=[concert_date.concert_id]), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("web:home")
+    assert messages_of(response) == [str(ERROR_TEXT["QUEUE_TOKEN_MISSING"])]
+
+
+def test_a_token_that_ended_elsewhere_is_reported(booking_client, concert_date):
+    entry = entry_for_token(booking_client.session[visitor.QUEUE_TOKEN])
+    queue_entry_end(entry_id=entry.pk)
+
+    response = booking_client.get(reverse("web:checkout"), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("web:home")
+    assert messages_of(response) == [str(ERROR_TEXT["QUEUE_TOKEN_EXPIRED"])]
+
+
+def test_a_lapsed_hold_is_reported_and_cannot_be_paid(booking_client, concert_date, settings):
+    settings.HOLD_SECONDS = 0
+    wallet_charge(user=session_user(booking_client), amount=150_000)
+
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["8"]}, follow=True)
+
+    assert messages_of(response) == ["Your hold on seat 8 lapsed before payment, so the seat was released."]
+    assert response.context["holds"] == []
+    reservation = reservation_list(user=session_user(booking_client)).get()
+    response = booking_client.post(reverse("web:pay"), {"reservation": [reservation.pk]}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("web:checkout")
+    assert wallet_balance(user=session_user(booking_client)) == 150_000
+    seat_page = booking_client.get(seats_url(concert_date))
+    assert {s["number"]: s["state"] for row in seat_page.context["rows"] for s in row}[8] == "free"
+
+
+def test_paying_for_someone_elses_hold_is_refused(booking_client, concert_date):
+    theirs = reservation_hold(
+        user=UserFactory(), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=9
+    )
+
+    response = booking_client.post(reverse("web:pay"), {"reservation": [theirs.pk]}, follow=True)
+
+    assert messages_of(response) == [str(ERROR_TEXT["RESERVATION_NOT_FOUND"])]
+
+
+@pytest.mark.parametrize("amount", ["", "abc", "-5", "0", "1000000001", "1.5"])
+def test_a_bad_top_up_amount_is_explained(booking_client, amount):
+    response = booking_client.post(reverse("web:top_up"), {"amount": amount}, follow=True)
+
+    assert messages_of(response) == [str(ERROR_TEXT["INVALID_AMOUNT"])]
+    assert wallet_balance(user=session_user(booking_client)) == 0
+
+
+def test_top_up_does_not_redirect_off_site(booking_client):
+    response = booking_client.post(reverse("web:top_up"), {"amount": "10", "next": "https://evil.example/"})
+
+    assert response["Location"] == reverse("web:home")
+
+
+# --- language ---
+
+
+def test_every_contract_error_has_its_own_text_in_english_and_korean():
+    for code in CONTRACT_CODES:
+        assert code in ERROR_TEXT, code
+        with translation.override("en"):
+            english = str(ERROR_TEXT[code])
+        with translation.override("ko"):
+            korean = str(ERROR_TEXT[code])
+        assert korean != english, code
+
+
+def test_an_unknown_code_still_gets_a_sentence():
+    class Strange(Exception):
+        code = "SOMETHING_NEW"
+
+    assert error_text(Strange()) == "Something went wrong (SOMETHING_NEW). Please try again."
+
+
+def test_pages_and_messages_in_korean(client, concert_date, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ko"
+    signed_up(client)
+    join_queue(client, concert_date)
+    reservation_hold(user=UserFactory(), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=5)
+
+    response = client.post(seats_url(concert_date, "web:hold"), {"seat": ["5"]}, follow=True)
+
+    html = response.content.decode()
+    assert '<html lang="ko">' in html
+    assert "좌석" in html
+    assert messages_of(response) == ["5번 좌석: 방금 다른 분이 이 좌석을 선택했습니다. 다른 좌석을 골라 주세요."]
+    assert "150,000원" in html
+
+
+def test_the_language_switch_sets_the_language(client):
+    response = client.post(reverse("web:set_language"), {"language": "ko", "next": "/"}, follow=True)
+
+    assert "콘서트 좌석 예매" in response.content.decode()
+
+
+def test_dates_in_the_past_are_not_offered(booking_client, concert_date):
+    date_with_seats(concert=concert_date.concert, date=timezone.localdate() - dt.timedelta(days=1))
+
+    response = booking_client.get(reverse("web:dates", args=[concert_date.concert_id]))
+
+    assert [item.date for item in response.context["dates"]] == [concert_date.date]

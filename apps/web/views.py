@@ -1,0 +1,463 @@
+"""Pages for concert-goers: sign up or in, the waiting room, a concert's dates, the seat map,
+checkout and the confirmation.
+
+They call the same services and selectors as the API. Domain errors become messages in the
+visitor's language (apps.web.errors); every form is a CSRF-protected POST that redirects.
+"""
+
+import math
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts.selectors import user_for_api_key
+from apps.accounts.services import user_create
+from apps.common.errors import ApplicationError
+from apps.concerts.selectors import concert_get, concert_list, parse_concert_date
+from apps.payments.services import payment_create
+from apps.queue.models import QueueEntry
+from apps.queue.selectors import entry_place, queue_state_get
+from apps.queue.services import queue_poll, queue_token_issue
+from apps.queue.tokens import token_for
+from apps.reservations.models import Reservation
+from apps.reservations.selectors import bookable_dates, reservation_list, seat_map
+from apps.reservations.services import reservation_hold
+from apps.wallet.selectors import wallet_balance
+from apps.wallet.services import wallet_charge
+from apps.web import visitor
+from apps.web.errors import ERROR_TEXT, error_text
+from apps.web.templatetags.web_format import wait_text, won
+from apps.web.visitor import admitted, signed_in
+
+SEATS_PER_ROW = 10
+MAX_API_KEY_LENGTH = 200
+USERNAME_MAX_LENGTH = 150  # the User model's
+# Seat-level problems name the seat and let the other seats go ahead; any other error stops the holds.
+SEAT_ERROR_CODES = {"SEAT_UNAVAILABLE", "SEAT_NOT_FOUND"}
+
+
+# --- the waiting room ---
+
+
+def poll_interval_seconds(position: int) -> int:
+    """Near the head of the line every two seconds, so the page moves on soon after a slot frees;
+    further back less often. Always well inside QUEUE_ABANDON_SECONDS, after which a waiter who
+    stopped polling loses their place."""
+    if position <= 10:
+        interval = 2
+    elif position <= 100:
+        interval = 5
+    elif position <= 1000:
+        interval = 10
+    else:
+        interval = 20
+    return max(1, min(interval, settings.QUEUE_ABANDON_SECONDS // 4))
+
+
+def queue_progress(*, position: int, start_position: int) -> int:
+    """Percent of the way from where the visitor joined to admission (100 once admitted)."""
+    if position == 0:
+        return 100
+    start_position = max(start_position, position)
+    return round(100 * (start_position - position + 1) / (start_position + 1))
+
+
+def _place(entry: QueueEntry) -> tuple[int, int]:
+    state = queue_state_get() if entry.status == QueueEntry.Status.WAITING else None
+    return entry_place(entry=entry, state=state)
+
+
+def _queue_report(request, entry: QueueEntry) -> dict:
+    position, wait_seconds = _place(entry)
+    return {
+        "status": entry.status,
+        "position": position,
+        "estimated_wait_seconds": wait_seconds,
+        "wait_text": wait_text(wait_seconds),
+        "progress": queue_progress(
+            position=position, start_position=request.session.get(visitor.START_POSITION, position)
+        ),
+        "poll_after_ms": poll_interval_seconds(position) * 1000,
+    }
+
+
+# --- signing up and in ---
+
+
+def home(request):
+    user = visitor.session_user(request)
+    if user is None:
+        return render(request, "web/home.html", {"username_max_length": USERNAME_MAX_LENGTH})
+    request.web_user = user
+    return render(
+        request,
+        "web/home.html",
+        {
+            "concerts": concert_list(),
+            "balance": wallet_balance(user=user),
+            "new_api_key": request.session.pop(visitor.NEW_API_KEY, None),
+            "booking_concert_id": (
+                request.session.get(visitor.CONCERT_ID) if request.session.get(visitor.QUEUE_TOKEN) else None
+            ),
+        },
+    )
+
+
+@require_POST
+def signup(request):
+    username = request.POST.get("username", "").strip()
+    try:
+        if not 1 <= len(username) <= USERNAME_MAX_LENGTH:
+            raise ValidationError("length")
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        messages.error(request, _("A username is 1 to 150 letters, digits and @ . + - _ characters, without spaces."))
+        return redirect("web:home")
+    try:
+        user, api_key = user_create(username=username)
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect("web:home")
+    visitor.sign_in(request, user=user)
+    request.session[visitor.NEW_API_KEY] = api_key
+    messages.success(request, _("Welcome, %(username)s! Your account is ready.") % {"username": user.username})
+    return redirect("web:home")
+
+
+@require_POST
+def signin(request):
+    api_key = request.POST.get("api_key", "").strip()
+    user = user_for_api_key(key=api_key) if 0 < len(api_key) <= MAX_API_KEY_LENGTH else None
+    if user is None:
+        messages.error(request, _("We do not recognise that API key. Check it, or sign up for a new account."))
+        return redirect("web:home")
+    visitor.sign_in(request, user=user)
+    messages.success(request, _("Welcome back, %(username)s.") % {"username": user.username})
+    return redirect("web:home")
+
+
+@require_POST
+def signout(request):
+    request.session.flush()
+    messages.info(request, _("You are signed out."))
+    return redirect("web:home")
+
+
+# --- the queue ---
+
+
+@require_POST
+@signed_in
+def queue_join(request, concert_id: int):
+    try:
+        concert_get(concert_id=concert_id)
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect("web:home")
+    entry, _created = queue_token_issue(user=request.web_user)
+    token = token_for(entry)
+    if token != request.session.get(visitor.QUEUE_TOKEN):
+        request.session[visitor.START_POSITION] = _place(entry)[0]
+    request.session[visitor.QUEUE_TOKEN] = token
+    request.session[visitor.CONCERT_ID] = concert_id
+    if entry.status == QueueEntry.Status.ACTIVE:
+        return redirect("web:dates", concert_id=concert_id)
+    return redirect("web:waiting_room", concert_id=concert_id)
+
+
+@never_cache
+@require_GET
+@signed_in
+def waiting_room(request, concert_id: int):
+    try:
+        concert = concert_get(concert_id=concert_id)
+        entry = queue_poll(entry=visitor.queue_entry(request))
+    except ApplicationError as error:
+        if error.code != "CONCERT_NOT_FOUND":
+            visitor.forget_queue_token(request)
+        messages.error(request, error_text(error))
+        return redirect("web:home")
+    if entry.status == QueueEntry.Status.ACTIVE:
+        return redirect("web:dates", concert_id=concert_id)
+    return render(request, "web/waiting_room.html", {"concert": concert, **_queue_report(request, entry)})
+
+
+@never_cache
+@require_GET
+def queue_status(request):
+    """The waiting room's poll: the visitor's place as JSON. A poll also keeps the place alive
+    and admits into a free slot, like the API's GET /queue/status."""
+    request.web_user = visitor.session_user(request)
+    if request.web_user is None:
+        return JsonResponse(
+            {"status": "SIGNED_OUT", "message": _("Please sign up or sign in first."), "next_url": reverse("web:home")},
+            status=401,
+        )
+    try:
+        entry = queue_poll(entry=visitor.queue_entry(request))
+    except ApplicationError as error:
+        visitor.forget_queue_token(request)
+        return JsonResponse({"status": "ENDED", "message": error_text(error), "next_url": reverse("web:home")})
+    return JsonResponse(_queue_report(request, entry))
+
+
+# --- booking ---
+
+
+def _live_holds(request) -> list[Reservation]:
+    """The visitor's holds made here that are still live, by date and seat. Holds that lapsed
+    since the last page are reported once and forgotten."""
+    held_ids = request.session.get(visitor.HELD_IDS, [])
+    if not held_ids:
+        return []
+    now = timezone.now()
+    reservations = reservation_list(user=request.web_user).filter(pk__in=held_ids)
+    reservations = reservations.select_related("seat__concert_date__concert")
+    live, lapsed = [], []
+    for reservation in reservations:
+        status = reservation.effective_status(now)
+        if status == Reservation.Status.HELD:
+            live.append(reservation)
+        elif status == Reservation.Status.EXPIRED:
+            lapsed.append(reservation.seat.number)
+    if lapsed:
+        seats = ", ".join(str(number) for number in sorted(lapsed))
+        messages.warning(
+            request,
+            ngettext(
+                "Your hold on seat %(seats)s lapsed before payment, so the seat was released.",
+                "Your holds on seats %(seats)s lapsed before payment, so the seats were released.",
+                len(lapsed),
+            )
+            % {"seats": seats},
+        )
+    request.session[visitor.HELD_IDS] = [reservation.pk for reservation in live]
+    return sorted(live, key=lambda r: (r.seat.concert_date.date, r.seat.number))
+
+
+def _ms_until(moment) -> int:
+    """Milliseconds left, for a countdown that must not reach zero before the server does."""
+    return max(0, math.ceil((moment - timezone.now()).total_seconds() * 1000))
+
+
+@never_cache
+@require_GET
+@admitted
+def dates(request, concert_id: int):
+    now = timezone.now()
+    try:
+        concert = concert_get(concert_id=concert_id)
+        available = list(bookable_dates(concert_id=concert_id, today=timezone.localdate(now), now=now))
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect("web:home")
+    request.session[visitor.CONCERT_ID] = concert_id
+    return render(
+        request,
+        "web/dates.html",
+        {"concert": concert, "dates": available, "turn_ms_left": _ms_until(request.queue_entry.expires_at)},
+    )
+
+
+@never_cache
+@require_GET
+@admitted
+def seats(request, concert_id: int, date: str):
+    now = timezone.now()
+    try:
+        day = parse_concert_date(date)
+        concert = concert_get(concert_id=concert_id)
+        seat_rows = seat_map(concert_id=concert_id, date=day, now=now)
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect("web:dates", concert_id=concert_id)
+    holds = _live_holds(request)
+    mine = {hold.seat.number for hold in holds if hold.seat.concert_date.date == day}
+    seat_states = [
+        {
+            "number": seat.number,
+            "price": seat.price,
+            # seat_map tells taken from free, not held from sold; the visitor's own holds we know.
+            "state": "mine" if seat.number in mine else "taken" if seat.taken else "free",
+        }
+        for seat in seat_rows
+    ]
+    return render(
+        request,
+        "web/seats.html",
+        {
+            "concert": concert,
+            "day": day,
+            "rows": [seat_states[i : i + SEATS_PER_ROW] for i in range(0, len(seat_states), SEATS_PER_ROW)],
+            "free_count": sum(1 for seat in seat_states if seat["state"] == "free"),
+            "holds_count": len(holds),
+            "pick_limit": max(0, settings.MAX_HOLDS_PER_USER - len(holds)),
+            "max_holds": settings.MAX_HOLDS_PER_USER,
+            "turn_ms_left": _ms_until(request.queue_entry.expires_at),
+        },
+    )
+
+
+def _positive_ints(values: list[str]) -> list[int]:
+    """Form values that are whole positive numbers, each once, in order; the rest are dropped."""
+    numbers = {int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 18}
+    return sorted(number for number in numbers if number > 0)
+
+
+@require_POST
+@admitted
+def hold(request, concert_id: int, date: str):
+    try:
+        day = parse_concert_date(date)
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect("web:dates", concert_id=concert_id)
+    numbers = _positive_ints(request.POST.getlist("seat"))
+    if not numbers:
+        messages.error(request, _("Pick at least one seat."))
+        return redirect("web:seats", concert_id=concert_id, date=date)
+    live = _live_holds(request)
+    room = settings.MAX_HOLDS_PER_USER - len(live)
+    if len(numbers) > room:
+        messages.error(
+            request,
+            ngettext(
+                "You may hold %(max)d seat at once and already hold %(held)d.",
+                "You may hold %(max)d seats at once and already hold %(held)d.",
+                settings.MAX_HOLDS_PER_USER,
+            )
+            % {"max": settings.MAX_HOLDS_PER_USER, "held": len(live)},
+        )
+        return redirect("web:seats", concert_id=concert_id, date=date)
+    held = []
+    for number in numbers:
+        try:
+            reservation = reservation_hold(user=request.web_user, concert_id=concert_id, date=day, seat_number=number)
+        except ApplicationError as error:
+            if error.code not in SEAT_ERROR_CODES:
+                messages.error(request, error_text(error))
+                break
+            messages.error(request, _("Seat %(seat)d: %(problem)s") % {"seat": number, "problem": error_text(error)})
+        else:
+            held.append(reservation.pk)
+    if not held:
+        return redirect("web:seats", concert_id=concert_id, date=date)
+    request.session[visitor.HELD_IDS] = [hold.pk for hold in live] + held
+    return redirect("web:checkout")
+
+
+@never_cache
+@require_GET
+@admitted
+def checkout(request):
+    holds = _live_holds(request)
+    total = sum(hold.price for hold in holds)
+    balance = wallet_balance(user=request.web_user)
+    concert_id = request.session.get(visitor.CONCERT_ID)
+    if holds:
+        first = holds[0].seat.concert_date
+        back_url = reverse("web:seats", args=[first.concert_id, first.date.isoformat()])
+    elif concert_id:
+        back_url = reverse("web:dates", args=[concert_id])
+    else:
+        back_url = reverse("web:home")
+    return render(
+        request,
+        "web/checkout.html",
+        {
+            "holds": holds,
+            "total": total,
+            "balance": balance,
+            "shortfall": max(0, total - balance),
+            "hold_ms_left": _ms_until(min(hold.expires_at for hold in holds)) if holds else 0,
+            "back_url": back_url,
+            "turn_ms_left": _ms_until(request.queue_entry.expires_at),
+        },
+    )
+
+
+@require_POST
+@admitted
+def pay(request):
+    reservation_ids = _positive_ints(request.POST.getlist("reservation"))
+    if not reservation_ids:
+        messages.error(request, _("You have no seats held to pay for."))
+        return redirect("web:checkout")
+    try:
+        payment, balance = payment_create(
+            user=request.web_user, reservation_ids=reservation_ids, queue_entry_id=request.queue_entry.pk
+        )
+    except ApplicationError as error:
+        # A lapsed hold is reported by the checkout page, naming the seats.
+        if error.code != "RESERVATION_EXPIRED":
+            messages.error(request, error_text(error))
+        return redirect("web:checkout")
+    request.session[visitor.HELD_IDS] = [
+        pk for pk in request.session.get(visitor.HELD_IDS, []) if pk not in reservation_ids
+    ]
+    # Paying ends the queue token.
+    visitor.forget_queue_token(request)
+    request.session[visitor.PAYMENT] = {
+        "id": payment.pk,
+        "amount": payment.amount,
+        "balance": balance,
+        "reservation_ids": reservation_ids,
+    }
+    return redirect("web:confirmation")
+
+
+@require_POST
+@signed_in
+def top_up(request):
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("web:home")
+    raw = request.POST.get("amount", "").replace(",", "").strip()
+    if not (raw.isascii() and raw.isdigit()):
+        messages.error(request, ERROR_TEXT["INVALID_AMOUNT"])
+        return redirect(next_url)
+    try:
+        balance = wallet_charge(user=request.web_user, amount=int(raw))
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect(next_url)
+    messages.success(
+        request,
+        _("Added %(amount)s to your wallet. Your balance is now %(balance)s.")
+        % {"amount": won(int(raw)), "balance": won(balance)},
+    )
+    return redirect(next_url)
+
+
+@require_GET
+@signed_in
+def confirmation(request):
+    payment = request.session.get(visitor.PAYMENT)
+    if payment is None:
+        return redirect("web:home")
+    reservations = (
+        reservation_list(user=request.web_user)
+        .filter(pk__in=payment["reservation_ids"])
+        .select_related("seat__concert_date__concert")
+    )
+    return render(
+        request,
+        "web/confirmation.html",
+        {
+            "payment": payment,
+            "reservations": sorted(reservations, key=lambda r: (r.seat.concert_date.date, r.seat.number)),
+        },
+    )
