@@ -36,7 +36,7 @@ def request_fingerprint(request) -> str:
     try:
         canonical = json.dumps(json.loads(request.body or b"null"), sort_keys=True, separators=(",", ":"))
         raw = canonical.encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (or absurdly deep): compare the bytes
         raw = request.body
     return hashlib.sha256(raw).hexdigest()
 

@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 from django.db.models import QuerySet
 
@@ -9,6 +10,9 @@ from apps.concerts.models import Concert, ConcertDate, Seat
 
 def concert_list() -> QuerySet[Concert]:
     return Concert.objects.order_by("id")
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _check_concert_id(concert_id: int) -> None:
@@ -49,10 +53,10 @@ def seat_get(*, concert_id: int, date: dt.date, seat_number: int) -> Seat:
 
 
 def parse_concert_date(value: str) -> dt.date:
-    """A path segment -> date, or INVALID_DATE."""
+    """`YYYY-MM-DD` exactly (ASCII digits; not "2030-1-5" or an ISO week date) -> date, or INVALID_DATE."""
+    if not (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+        raise InvalidDate()
     try:
-        if len(value) != 10:
-            raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidDate() from exc

@@ -4,7 +4,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.fields import MAX_BIGINT, StrictIntegerField
-from apps.common.idempotency import idempotency_key_from, idempotent_call, idempotent_response_find, request_fingerprint
+from apps.common.idempotency import HEADER as IDEMPOTENCY_HEADER
+from apps.common.idempotency import (
+    idempotency_key_from,
+    idempotent_call,
+    idempotent_response_find,
+    request_fingerprint,
+)
 from apps.common.schema import IDEMPOTENCY_KEY_PARAMETER, QUEUE_TOKEN_ERRORS, problem_responses
 from apps.payments.services import payment_create
 from apps.queue.authentication import HasActiveQueueToken, QueueTokenAuthentication
@@ -73,15 +79,17 @@ class PaymentCreateApi(APIView):
         tags=["booking"],
     )
     def post(self, request):
-        key = idempotency_key_from(request)
         fingerprint = request_fingerprint(request)
-        if key is not None:
+        # A stored payment is replayed even though it ended the token. Any other request is
+        # judged on its token first, as everywhere: a malformed key cannot have been stored.
+        if raw_key := request.headers.get(IDEMPOTENCY_HEADER):
             stored = idempotent_response_find(
-                user=request.user, scope=IDEMPOTENCY_SCOPE, key=key, fingerprint=fingerprint
+                user=request.user, scope=IDEMPOTENCY_SCOPE, key=raw_key, fingerprint=fingerprint
             )
             if stored is not None:
                 return Response(stored[1], status=stored[0])
         HasActiveQueueToken().has_permission(request, self)
+        key = idempotency_key_from(request)
 
         def pay() -> tuple[int, dict]:
             serializer = self.InputSerializer(data=request.data)

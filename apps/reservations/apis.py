@@ -8,12 +8,12 @@ from rest_framework.views import APIView
 from apps.common.fields import MAX_BIGINT, StrictIntegerField
 from apps.common.pagination import paginated_response, paginated_schema
 from apps.common.schema import API_KEY_ERRORS, QUEUE_TOKEN_ERRORS, problem_responses
+from apps.concerts.errors import InvalidDate
 from apps.concerts.selectors import parse_concert_date
 from apps.queue.authentication import HasActiveQueueToken, QueueTokenAuthentication
 from apps.reservations.models import Reservation
 from apps.reservations.selectors import bookable_dates, reservation_get, reservation_list, seat_map
 from apps.reservations.services import reservation_hold
-
 
 CONCERT_ID_PARAMETER = OpenApiParameter("concert_id", OpenApiTypes.INT64, OpenApiParameter.PATH)
 
@@ -29,6 +29,17 @@ def parse_id(value: str) -> int:
     """A path id; anything that is not a storable positive integer names nothing (-> 0).
     ASCII only: str.isdigit() also accepts "²" (which int() rejects) and other scripts' digits."""
     return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_BIGINT else 0
+
+
+class ConcertDateField(serializers.DateField):
+    """YYYY-MM-DD exactly, as on the seat map's path: strptime alone also takes "2030-1-5"
+    and non-ASCII digits."""
+
+    def to_internal_value(self, value):
+        try:
+            return parse_concert_date(value)
+        except InvalidDate:
+            self.fail("invalid", format="YYYY-MM-DD")
 
 
 class ReservationOutputSerializer(serializers.Serializer):
@@ -119,7 +130,7 @@ class ReservationCollectionApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         concert_id = StrictIntegerField(min_value=1, max_value=MAX_BIGINT)
-        date = serializers.DateField(input_formats=["%Y-%m-%d"])
+        date = ConcertDateField()
         seat_number = StrictIntegerField(min_value=1, max_value=2**31 - 1)
 
     @extend_schema(

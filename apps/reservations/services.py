@@ -34,7 +34,9 @@ def reservation_hold(
     if seat_is_taken(seat=seat, now=now):
         raise SeatUnavailable()
     # One user's holds run one at a time, so the hold limit holds under concurrency too.
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+    # NO KEY UPDATE, not UPDATE: inserts that reference the user (the payment row) take KEY
+    # SHARE on it, and a payment holding the lapsed reservation we update next would deadlock.
+    User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True).get()
     if live_hold_count(user=user, now=now) >= settings.MAX_HOLDS_PER_USER:
         raise HoldLimitReached()
     # A lapsed hold still counts for the unique index until it is marked; mark it now.

@@ -1,4 +1,5 @@
 import factory
+from django.contrib.auth.hashers import make_password
 
 from apps.accounts.models import User
 
@@ -6,7 +7,6 @@ from apps.accounts.models import User
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_unusable_password")
+    password = factory.LazyFunction(lambda: make_password(None))  # unusable: API users have keys

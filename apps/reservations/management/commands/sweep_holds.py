@@ -1,3 +1,4 @@
+import argparse
 import time
 
 from django.core.management.base import BaseCommand
@@ -5,11 +6,18 @@ from django.core.management.base import BaseCommand
 from apps.reservations.services import holds_sweep
 
 
+def positive_int(value: str) -> int:
+    # 0 would silently mean "the default" in holds_sweep, and a negative slice is a crash.
+    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 class Command(BaseCommand):
     help = "Mark lapsed seat holds EXPIRED now (the same sweep the scheduled task runs)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=None, help="Rows per transaction.")
+        parser.add_argument("--batch-size", type=positive_int, default=None, help="Rows per transaction.")
 
     def handle(self, *args, batch_size, **options):
         started = time.perf_counter()
