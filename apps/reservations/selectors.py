@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 
 from apps.accounts.models import User
 from apps.common.fields import MAX_BIGINT
@@ -28,9 +28,16 @@ def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> Quer
 
 
 def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[Seat]:
-    """Every seat of the date, ascending by number, annotated `taken`."""
+    """Every seat of the date, ascending by number, with `booking_status` (None when free,
+    else HELD or CONFIRMED: one subquery tells both) and `taken`."""
     concert_date = concert_date_get(concert_id=concert_id, date=date)
-    return list(Seat.objects.filter(concert_date=concert_date).annotate(taken=_seat_taken(now)).order_by("number"))
+    live = Reservation.objects.filter(taken_q(now), seat=OuterRef("pk")).values("status")[:1]
+    seats = list(
+        Seat.objects.filter(concert_date=concert_date).annotate(booking_status=Subquery(live)).order_by("number")
+    )
+    for seat in seats:
+        seat.taken = seat.booking_status is not None
+    return seats
 
 
 def seat_is_taken(*, seat: Seat, now: dt.datetime) -> bool:

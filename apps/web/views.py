@@ -42,6 +42,8 @@ from apps.web.visitor import admitted, signed_in
 
 SEATS_PER_ROW = 10
 MAX_API_KEY_LENGTH = 200
+# A seat's look on the map, from seat_map's booking_status.
+SEAT_STATES = {None: "free", Reservation.Status.HELD: "held", Reservation.Status.CONFIRMED: "sold"}
 USERNAME_MAX_LENGTH = 150  # the User model's
 # Seat-level problems name the seat and let the other seats go ahead; any other error stops the holds.
 SEAT_ERROR_CODES = {"SEAT_UNAVAILABLE", "SEAT_NOT_FOUND"}
@@ -288,8 +290,7 @@ def seats(request, concert_id: int, date: str):
         {
             "number": seat.number,
             "price": seat.price,
-            # seat_map tells taken from free, not held from sold; the visitor's own holds we know.
-            "state": "mine" if seat.number in mine else "taken" if seat.taken else "free",
+            "state": "mine" if seat.number in mine else SEAT_STATES[seat.booking_status],
         }
         for seat in seat_rows
     ]

@@ -155,7 +155,8 @@ def test_the_journey_with_the_queue_moving_on(new_page, settings, concert_date):
     expect(bora.get_by_role("heading", name="날짜 선택")).to_be_visible()
     shot(bora, "11-admitted-ko-phone")
     bora.locator("a.date-link").first.click()
-    expect(bora.locator(".seat.taken")).to_have_count(3)
+    expect(bora.locator(".seat.sold")).to_have_count(2)  # Alice's 3 and 13
+    expect(bora.locator(".seat.held")).to_have_count(1)  # 4, held by the one who took it
     bora.locator('[data-seat="20"]').click()
     shot(bora, "12-seat-map-ko-phone")
 

@@ -16,6 +16,7 @@ from apps.queue.tests.factories import QueueEntryFactory
 from apps.queue.tokens import entry_for_token
 from apps.reservations.selectors import reservation_list
 from apps.reservations.services import reservation_hold
+from apps.reservations.tests.factories import ReservationFactory
 from apps.wallet.selectors import wallet_balance
 from apps.wallet.services import wallet_charge
 from apps.web import visitor
@@ -259,8 +260,9 @@ def test_dates_list_the_bookable_dates(booking_client, concert_date):
     assert b"50 seats free" in response.content
 
 
-def test_seat_map_is_ten_by_five_with_free_mine_and_taken_seats(booking_client, concert_date):
+def test_seat_map_is_ten_by_five_with_free_mine_held_and_sold_seats(booking_client, concert_date):
     reservation_hold(user=UserFactory(), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=7)
+    ReservationFactory(seat=concert_date.seats.get(number=9), confirmed=True)
     booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["12"]})
 
     response = booking_client.get(seats_url(concert_date))
@@ -268,9 +270,10 @@ def test_seat_map_is_ten_by_five_with_free_mine_and_taken_seats(booking_client, 
     rows = response.context["rows"]
     assert [len(row) for row in rows] == [10] * 5
     states = {seat["number"]: seat["state"] for row in rows for seat in row}
-    assert states[7] == "taken"
+    assert states[7] == "held"
+    assert states[9] == "sold"
     assert states[12] == "mine"
-    assert list(states.values()).count("free") == 48
+    assert list(states.values()).count("free") == 47
     html = response.content.decode()
     assert 'title="Seat 1 · ₩150,000"' in html
     assert response.context["pick_limit"] == 3
