@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -27,7 +28,11 @@ class QueueEntryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="End the selected tokens (frees their slots)", permissions=["view"])
+    def has_end_permission(self, request):
+        # Nobody edits an entry's fields, but ending one is a change: seeing the line is not enough.
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
+
+    @admin.action(description="End the selected tokens (frees their slots)", permissions=["end"])
     def end_tokens(self, request, queryset):
         ids = list(queryset.filter(status__in=[Status.WAITING, Status.ACTIVE]).values_list("pk", flat=True))
         for entry_id in ids:

@@ -37,6 +37,16 @@ def active_count(*, now: dt.datetime) -> int:
     return QueueEntry.objects.filter(status=QueueEntry.Status.ACTIVE, expires_at__gt=now).count()
 
 
+def waiting_head_ticket() -> int | None:
+    """The ticket at the head of the line: the first row of a partial index, however long the line."""
+    return (
+        QueueEntry.objects.filter(status=QueueEntry.Status.WAITING)
+        .order_by("ticket")
+        .values_list("ticket", flat=True)
+        .first()
+    )
+
+
 def seconds_per_admission(*, state: QueueState) -> float:
     """Observed recently; before any history, the worst case: every slot held for its full TTL."""
     if state.seconds_per_admission is not None:

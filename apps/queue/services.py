@@ -17,6 +17,7 @@ from apps.queue.selectors import (
     entry_effective_status,
     entry_is_abandoned,
     queue_state_get,
+    waiting_head_ticket,
 )
 from apps.queue.tokens import new_nonce
 
@@ -40,7 +41,7 @@ def _admit(*, state: QueueState, now: dt.datetime) -> int:
     """Fill free slots from the head of the line, skipping (and ending) abandoned entries.
     The caller holds the state lock. Returns how many were admitted."""
     _expire_lapsed(now=now)
-    admitted: list[QueueEntry] = []
+    admitted, picked = 0, []
     free = 0 if state.paused else state.effective_active_limit - active_count(now=now)
     while free > 0:
         head = list(QueueEntry.objects.filter(status=Status.WAITING).order_by("ticket")[:free])
@@ -48,29 +49,44 @@ def _admit(*, state: QueueState, now: dt.datetime) -> int:
             break
         dropped = [entry.pk for entry in head if entry_is_abandoned(entry=entry, now=now)]
         chosen = [entry for entry in head if entry.pk not in dropped]
-        QueueEntry.objects.filter(pk__in=dropped).update(status=Status.EXPIRED, ended_at=now)
-        QueueEntry.objects.filter(pk__in=[entry.pk for entry in chosen]).update(
+        # Ending a token takes no state lock, so an entry read above may have ended since: the
+        # status condition keeps it ended, and its slot goes to the next in line instead.
+        still_waiting = QueueEntry.objects.filter(status=Status.WAITING)
+        still_waiting.filter(pk__in=dropped).update(status=Status.EXPIRED, ended_at=now)
+        admitted_now = still_waiting.filter(pk__in=[entry.pk for entry in chosen]).update(
             status=Status.ACTIVE,
             admitted_at=now,
             expires_at=now + dt.timedelta(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS),
         )
-        admitted += chosen
-        free -= len(chosen)
-        state.now_serving = max(state.now_serving, head[-1].ticket)
+        picked += chosen
+        admitted += admitted_now
+        free -= admitted_now
     if admitted:
-        _record_admission_rate(state=state, admitted=admitted, now=now)
+        first_created_at = min(entry.created_at for entry in picked)
+        _record_admission_rate(state=state, admitted=admitted, first_created_at=first_created_at, now=now)
+    # Tickets ahead of the head have all left the line, whichever way they left (admitted,
+    # abandoned, ended by staff), so the head's position is 1.
+    head_ticket = waiting_head_ticket()
+    served_up_to = state.last_ticket if head_ticket is None else head_ticket - 1
+    state.now_serving = max(state.now_serving, served_up_to)
     state.save(update_fields=["now_serving", "seconds_per_admission", "last_admission_at"])
-    return len(admitted)
+    return admitted
 
 
-def _record_admission_rate(*, state: QueueState, admitted: list[QueueEntry], now: dt.datetime) -> None:
+def _record_admission_rate(
+    *, state: QueueState, admitted: int, first_created_at: dt.datetime, now: dt.datetime
+) -> None:
     """A sample counts only when the admitted people were already waiting at the previous
     admission: then the gap measures how fast the line moves, not how long it stood empty."""
     previous = state.last_admission_at
-    state.last_admission_at = now
-    if previous is None or min(entry.created_at for entry in admitted) > previous:
+    if previous is not None and now <= previous:
+        # This caller read the clock before it waited for the lock behind a later admission:
+        # there is no gap to measure, and a negative one would make every estimate 1 second.
         return
-    sample = (now - previous).total_seconds() / len(admitted)
+    state.last_admission_at = now
+    if previous is None or first_created_at > previous:
+        return
+    sample = (now - previous).total_seconds() / admitted
     if state.seconds_per_admission is None:
         state.seconds_per_admission = sample
     else:
@@ -115,7 +131,10 @@ def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> QueueEnt
         raise QueueTokenExpired()
     if entry.status != Status.WAITING:
         return entry
-    if entry.last_seen_at <= now - dt.timedelta(seconds=LAST_SEEN_WRITE_SECONDS):
+    # Seldom enough to spare the database, often enough that a user who keeps polling never
+    # looks abandoned, however short QUEUE_ABANDON_SECONDS is set.
+    write_every = min(LAST_SEEN_WRITE_SECONDS, settings.QUEUE_ABANDON_SECONDS / 4)
+    if entry.last_seen_at <= now - dt.timedelta(seconds=write_every):
         QueueEntry.objects.filter(pk=entry.pk, status=Status.WAITING).update(last_seen_at=now)
         entry.last_seen_at = now
     state = queue_state_get()
@@ -132,9 +151,13 @@ def queue_entry_end(*, entry_id: int, now: dt.datetime | None = None) -> None:
     )
 
 
+@transaction.atomic
 def queue_drop_abandoned(*, now: dt.datetime | None = None) -> int:
     """End WAITING entries whose holder stopped polling; their place no longer counts."""
     now = now or timezone.now()
+    # Admission ends abandoned entries at the head too; two multi-row updates of the same rows
+    # in different orders can deadlock, so take turns on the state lock.
+    _state_locked()
     return QueueEntry.objects.filter(status=Status.WAITING, last_seen_at__lte=abandon_cutoff(now)).update(
         status=Status.EXPIRED, ended_at=now
     )
