@@ -6,6 +6,8 @@ class ApplicationError(Exception):
     code = "BAD_REQUEST"
     title = "Bad request"
     default_detail = "The request could not be processed."
+    # For 401s: the credential scheme to name in the WWW-Authenticate header HTTP requires.
+    www_authenticate: str | None = None
 
     def __init__(self, detail: str | None = None, *, errors: list[dict] | None = None):
         self.detail = detail or self.default_detail

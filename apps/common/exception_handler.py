@@ -85,7 +85,10 @@ def flatten_validation_errors(detail, prefix: str = "") -> list[dict]:
 
 def problem_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return problem_response(status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors)
+        headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else None
+        return problem_response(
+            status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors, headers=headers
+        )
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Database down, connection lost or lock timeout: retryable, never an HTML 500.
         logger.warning("database unavailable: %s", exc)

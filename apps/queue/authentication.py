@@ -2,7 +2,13 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from apps.queue.errors import QueueTokenExpired, QueueTokenInvalid, QueueTokenMissing, QueueTokenNotActive
+from apps.queue.errors import (
+    QueueTokenError,
+    QueueTokenExpired,
+    QueueTokenInvalid,
+    QueueTokenMissing,
+    QueueTokenNotActive,
+)
 from apps.queue.models import QueueEntry
 from apps.queue.selectors import entry_effective_status
 from apps.queue.tokens import entry_for_token
@@ -24,7 +30,7 @@ class QueueTokenAuthentication(BaseAuthentication):
         return entry.user, entry
 
     def authenticate_header(self, request):
-        return HEADER
+        return QueueTokenError.www_authenticate
 
 
 class HasActiveQueueToken(BasePermission):

@@ -1,18 +1,25 @@
 from apps.common.errors import ApplicationError
 
 
-class QueueTokenMissing(ApplicationError):
-    status, code, title = 401, "QUEUE_TOKEN_MISSING", "Queue token missing"
+class QueueTokenError(ApplicationError):
+    """A 401 about the X-Queue-Token header."""
+
+    status = 401
+    www_authenticate = 'X-Queue-Token realm="booking"'
+
+
+class QueueTokenMissing(QueueTokenError):
+    code, title = "QUEUE_TOKEN_MISSING", "Queue token missing"
     default_detail = "Send your waiting-queue token in the X-Queue-Token header."
 
 
-class QueueTokenInvalid(ApplicationError):
-    status, code, title = 401, "QUEUE_TOKEN_INVALID", "Queue token invalid"
+class QueueTokenInvalid(QueueTokenError):
+    code, title = "QUEUE_TOKEN_INVALID", "Queue token invalid"
     default_detail = "This queue token is not known."
 
 
-class QueueTokenExpired(ApplicationError):
-    status, code, title = 401, "QUEUE_TOKEN_EXPIRED", "Queue token expired"
+class QueueTokenExpired(QueueTokenError):
+    code, title = "QUEUE_TOKEN_EXPIRED", "Queue token expired"
     default_detail = "This queue token has ended. Take a new one."
 
 

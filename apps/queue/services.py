@@ -144,6 +144,15 @@ def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> QueueEnt
     return entry
 
 
+def queue_entry_lock_active(*, entry_id: int, now: dt.datetime) -> None:
+    """Lock the token's row for the rest of the caller's transaction; QUEUE_TOKEN_EXPIRED if it
+    is no longer admitted. Two payments sent at once with one token thus run one after the
+    other, and the second finds the token ended by the first."""
+    entry = QueueEntry.objects.select_for_update().get(pk=entry_id)
+    if entry_effective_status(entry=entry, now=now) != Status.ACTIVE:
+        raise QueueTokenExpired()
+
+
 def queue_entry_end(*, entry_id: int, now: dt.datetime | None = None) -> None:
     """End a token for good (after a successful payment); its slot goes to the next in line."""
     QueueEntry.objects.filter(pk=entry_id, status__in=[Status.WAITING, Status.ACTIVE]).update(

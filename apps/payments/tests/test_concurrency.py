@@ -9,6 +9,7 @@ from django.db.models import Sum
 
 from apps.accounts.tests.factories import UserFactory
 from apps.common.tests.fixtures import client_with_queue_token
+from apps.common.tests.threads import run_in_threads
 from apps.concerts.tests.factories import date_with_seats
 from apps.payments import services as payment_services
 from apps.payments.models import Payment
@@ -18,8 +19,7 @@ from apps.reservations.errors import SeatUnavailable
 from apps.reservations.models import Reservation
 from apps.reservations.services import holds_sweep, reservation_hold
 from apps.reservations.tests.factories import ReservationFactory
-from apps.reservations.tests.helpers import PRICE, run_in_threads
-from apps.wallet.errors import InsufficientBalance
+from apps.reservations.tests.helpers import PRICE
 from apps.wallet.models import LedgerEntry, Wallet
 from apps.wallet.services import wallet_charge
 
@@ -85,27 +85,6 @@ def test_one_payment_retried_at_once_with_its_key_answers_all_alike_and_charges_
     assert all(body == outcomes[0][1] for _, body in outcomes)
     assert balance(user) == 1_000_000 - PRICE
     assert Payment.objects.count() == 1
-
-
-def test_payments_draining_one_wallet_never_overdraw_and_the_money_adds_up():
-    user = UserFactory()
-    wallet_charge(user=user, amount=6 * PRICE + PRICE // 2)
-    entry = QueueEntryFactory(user=user, active=True)
-    reservations = [ReservationFactory(user=user, seat=seat) for seat in date_with_seats(seats=12).seats.all()]
-
-    def pay(index: int):
-        return payment_create(user=user, reservation_ids=[reservations[index].pk], queue_entry_id=entry.pk)
-
-    results = run_in_threads(pay, 12)
-
-    paid = [result for result in results if isinstance(result, tuple)]
-    refused = [result for result in results if isinstance(result, InsufficientBalance)]
-    assert (len(paid), len(refused)) == (6, 6)
-    assert balance(user) == PRICE // 2
-    assert sorted(new_balance for _, new_balance in paid) == [PRICE // 2 + n * PRICE for n in range(6)]
-    assert Reservation.objects.filter(status=Status.CONFIRMED).count() == 6
-    assert Reservation.objects.filter(status=Status.HELD).count() == 6
-    assert_ledger_adds_up(user)
 
 
 def test_sweeping_while_users_pay_is_safe():
@@ -216,3 +195,22 @@ def test_holding_a_seat_again_while_its_lapsing_hold_is_paid(paying_at_the_last_
     assert isinstance(payment, tuple), payment
     assert isinstance(held, SeatUnavailable), held
     assert list(Reservation.objects.values_list("pk", "status")) == [(reservation.pk, Status.CONFIRMED)]
+
+
+def test_one_token_buys_once_even_when_two_payments_race():
+    """Two payments of different holds sent at once with one token: the token is for one
+    purchase, so the first ends it and the second is refused, charging nothing."""
+    user = UserFactory()
+    wallet_charge(user=user, amount=1_000_000)
+    seats = date_with_seats(seats=2).seats.order_by("number")
+    first, second = (ReservationFactory(user=user, seat=seat) for seat in seats)
+    entry = QueueEntryFactory(user=user, active=True)
+    clients = [client_with_queue_token(entry) for _ in range(2)]
+
+    outcomes = pay_outcomes(clients, [{"reservation_ids": [first.pk]}, {"reservation_ids": [second.pk]}])
+
+    assert sorted(status for status, _ in outcomes) == [201, 401]
+    assert [body["code"] for status, body in outcomes if status == 401] == ["QUEUE_TOKEN_EXPIRED"]
+    assert Payment.objects.count() == 1
+    assert balance(user) == 1_000_000 - PRICE
+    assert_ledger_adds_up(user)

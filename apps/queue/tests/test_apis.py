@@ -351,3 +351,14 @@ def test_a_token_admitted_on_poll_passes_the_permission_at_once(one_slot):
     client.get(STATUS)
 
     assert probe_with(entry_of(waiting)).status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_a_queue_token_401_names_the_scheme_in_www_authenticate(api_client, token):
+    if token:
+        api_client.credentials(HTTP_X_QUEUE_TOKEN=token)
+
+    response = api_client.get("/api/v1/queue/status")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("X-Queue-Token")

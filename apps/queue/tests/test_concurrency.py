@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.accounts.tests.factories import UserFactory
 from apps.common.tests.fixtures import client_with_key, client_with_queue_token
+from apps.common.tests.threads import run_in_threads
 from apps.queue import services
 from apps.queue.models import QueueEntry
 from apps.queue.services import queue_admit, queue_entry_end, queue_poll, queue_token_issue
@@ -39,24 +40,9 @@ def in_own_thread(job: Callable, errors: list) -> Callable[[], None]:
 
 def run_together(jobs: list[Callable]) -> list:
     """Run each job in its own thread, all released at the same instant; their results in order."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-    errors: list = []
-
-    def job_at(index: int) -> Callable:
-        def job():
-            barrier.wait(timeout=10)
-            results[index] = jobs[index]()
-
-        return job
-
-    threads = [threading.Thread(target=in_own_thread(job_at(index), errors)) for index in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = run_in_threads(lambda index: jobs[index](), len(jobs))
+    errors = [result for result in results if isinstance(result, BaseException)]
     assert not errors, errors
-    assert not any(thread.is_alive() for thread in threads)
     return results
 
 

@@ -8,12 +8,13 @@ from django.utils import timezone
 
 from apps.accounts.tests.factories import UserFactory
 from apps.common.tests.fixtures import client_with_queue_token
+from apps.common.tests.threads import run_in_threads
 from apps.concerts.tests.factories import date_with_seats
 from apps.queue.tests.factories import QueueEntryFactory
 from apps.reservations.models import Reservation
 from apps.reservations.services import holds_sweep
 from apps.reservations.tests.factories import ReservationFactory
-from apps.reservations.tests.helpers import RESERVATIONS, hold_body, run_in_threads
+from apps.reservations.tests.helpers import RESERVATIONS, hold_body
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 

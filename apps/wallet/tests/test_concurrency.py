@@ -1,12 +1,10 @@
 """Real threads against PostgreSQL: concurrent wallet changes never lose an update or overdraw."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from apps.accounts.tests.factories import UserFactory
 from apps.common.tests.fixtures import client_with_key
+from apps.common.tests.threads import run_in_threads
 from apps.wallet.errors import InsufficientBalance
 from apps.wallet.models import LedgerEntry
 from apps.wallet.selectors import wallet_balance
@@ -15,32 +13,10 @@ from apps.wallet.services import wallet_charge, wallet_debit
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
 
-def run_in_threads(count: int, work) -> list:
-    """Start `count` threads at once; each runs work(index) and closes its connection."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def target(index):
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # collected and asserted on by the caller
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_concurrent_charges_lose_no_update():
     user = UserFactory()
 
-    results = run_in_threads(20, lambda i: wallet_charge(user=user, amount=100))
+    results = run_in_threads(lambda i: wallet_charge(user=user, amount=100), 20)
 
     assert all(isinstance(result, int) for result in results), results
     assert wallet_balance(user=user) == 2000
@@ -51,7 +27,7 @@ def test_concurrent_debits_never_go_below_zero():
     user = UserFactory()
     wallet_charge(user=user, amount=1000)
 
-    results = run_in_threads(20, lambda i: wallet_debit(user=user, amount=300, reference=f"payment:{i}"))
+    results = run_in_threads(lambda i: wallet_debit(user=user, amount=300, reference=f"payment:{i}"), 20)
 
     succeeded = [r for r in results if isinstance(r, int)]
     assert len(succeeded) == 3
@@ -70,7 +46,7 @@ def test_concurrent_retries_with_one_idempotency_key_charge_once():
         )
         return response.status_code, response.json()
 
-    results = run_in_threads(8, charge)
+    results = run_in_threads(charge, 8)
 
     assert results == [(200, {"user_id": user.pk, "balance": 500})] * 8
     assert wallet_balance(user=user) == 500
