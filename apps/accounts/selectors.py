@@ -3,10 +3,9 @@ from apps.accounts.services import api_key_digest
 
 
 def user_for_api_key(*, key: str) -> User | None:
-    api_key = ApiKey.objects.select_related("user").filter(digest=api_key_digest(key)).first()
-    if api_key is None or not api_key.user.is_active:
-        return None
-    return api_key.user
+    # `digest` is unique, so at most one row; iterating skips the ORDER BY that .first() adds.
+    rows = ApiKey.objects.select_related("user").filter(digest=api_key_digest(key), user__is_active=True)
+    return next((api_key.user for api_key in rows), None)
 
 
 def active_user_get(*, user_id: int) -> User | None:

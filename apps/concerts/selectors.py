@@ -15,14 +15,14 @@ def concert_list() -> QuerySet[Concert]:
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _check_concert_id(concert_id: int) -> None:
+def check_concert_id(concert_id: int) -> None:
     # An id the database cannot store cannot exist; asking would be a database error.
     if not 0 < concert_id <= MAX_BIGINT:
         raise ConcertNotFound()
 
 
 def concert_get(*, concert_id: int) -> Concert:
-    _check_concert_id(concert_id)
+    check_concert_id(concert_id)
     concert = Concert.objects.filter(pk=concert_id).first()
     if concert is None:
         raise ConcertNotFound()
@@ -31,7 +31,7 @@ def concert_get(*, concert_id: int) -> Concert:
 
 def concert_date_get(*, concert_id: int, date: dt.date) -> ConcertDate:
     """The date row; CONCERT_NOT_FOUND or DATE_NOT_FOUND tell the two misses apart."""
-    _check_concert_id(concert_id)
+    check_concert_id(concert_id)
     concert_date = ConcertDate.objects.filter(concert_id=concert_id, date=date).first()
     if concert_date is None:
         concert_get(concert_id=concert_id)
@@ -40,7 +40,7 @@ def concert_date_get(*, concert_id: int, date: dt.date) -> ConcertDate:
 
 
 def seat_get(*, concert_id: int, date: dt.date, seat_number: int) -> Seat:
-    _check_concert_id(concert_id)
+    check_concert_id(concert_id)
     seat = (
         Seat.objects.select_related("concert_date")
         .filter(concert_date__concert_id=concert_id, concert_date__date=date, number=seat_number)

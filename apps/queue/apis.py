@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 from apps.common.schema import API_KEY_ERRORS, QUEUE_TOKEN_ERRORS, problem_responses
 from apps.common.throttles import ClientIpThrottle, SettingsRateThrottle
 from apps.queue.authentication import QueueTokenAuthentication
-from apps.queue.models import QueueEntry
+from apps.queue.models import QueueEntry, QueueState
 from apps.queue.selectors import entry_place, queue_state_get
 from apps.queue.services import queue_poll, queue_token_issue
 from apps.queue.tokens import token_for
@@ -20,9 +20,10 @@ class QueueTokenOutputSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When an ACTIVE token ends; null while WAITING.")
 
 
-def queue_token_body(entry: QueueEntry) -> dict:
+def queue_token_body(entry: QueueEntry, state: QueueState | None = None) -> dict:
     # Only a WAITING entry's place depends on the line; skip the read otherwise.
-    state = queue_state_get() if entry.status == QueueEntry.Status.WAITING else None
+    if state is None and entry.status == QueueEntry.Status.WAITING:
+        state = queue_state_get()
     position, wait = entry_place(entry=entry, state=state)
     return QueueTokenOutputSerializer(
         {
@@ -77,5 +78,5 @@ class QueueStatusApi(APIView):
         tags=["queue"],
     )
     def get(self, request):
-        entry = queue_poll(entry=request.auth)
-        return Response(queue_token_body(entry))
+        entry, state = queue_poll(entry=request.auth)
+        return Response(queue_token_body(entry, state))

@@ -69,7 +69,7 @@ def _admit(*, state: QueueState, now: dt.datetime) -> int:
     head_ticket = waiting_head_ticket()
     served_up_to = state.last_ticket if head_ticket is None else head_ticket - 1
     state.now_serving = max(state.now_serving, served_up_to)
-    state.save(update_fields=["now_serving", "seconds_per_admission", "last_admission_at"])
+    state.save(update_fields=["last_ticket", "now_serving", "seconds_per_admission", "last_admission_at"])
     return admitted
 
 
@@ -99,49 +99,75 @@ def queue_admit(*, now: dt.datetime | None = None) -> int:
     return _admit(state=_state_locked(), now=now or timezone.now())
 
 
-@transaction.atomic
+def _keep_alive(*, entry: QueueEntry, now: dt.datetime) -> None:
+    """Note that a WAITING entry's holder is still there. Written seldom enough to spare the
+    database, often enough that someone who keeps polling never looks abandoned, however
+    short QUEUE_ABANDON_SECONDS is set."""
+    write_every = min(LAST_SEEN_WRITE_SECONDS, settings.QUEUE_ABANDON_SECONDS / 4)
+    if entry.status == Status.WAITING and entry.last_seen_at <= now - dt.timedelta(seconds=write_every):
+        QueueEntry.objects.filter(pk=entry.pk, status=Status.WAITING).update(last_seen_at=now)
+        entry.last_seen_at = now
+
+
+def _slot_may_be_free(*, state: QueueState, now: dt.datetime) -> bool:
+    return not state.paused and active_count(now=now) < state.effective_active_limit
+
+
+def _live_entry(*, user: User, now: dt.datetime) -> QueueEntry | None:
+    """The user's live entry, kept alive; a lapsed one is ended (one live entry per user)."""
+    live = QueueEntry.objects.filter(user=user, status__in=[Status.WAITING, Status.ACTIVE]).first()
+    if live is None:
+        return None
+    if entry_effective_status(entry=live, now=now) == Status.EXPIRED:
+        QueueEntry.objects.filter(pk=live.pk, status=live.status).update(status=Status.EXPIRED, ended_at=now)
+        return None
+    _keep_alive(entry=live, now=now)
+    return live
+
+
 def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[QueueEntry, bool]:
     """The user's live entry (same place in line), or a new one at the end of the line.
     Returns (entry, created). A new entry is ACTIVE at once if a slot is free and nobody waits."""
     now = now or timezone.now()
-    state = _state_locked()
-    live = QueueEntry.objects.filter(user=user, status__in=[Status.WAITING, Status.ACTIVE]).first()
+    # Asking again is a poll: answered without the lock that every new ticket takes.
+    live = _live_entry(user=user, now=now)
     if live is not None:
-        if entry_effective_status(entry=live, now=now) != Status.EXPIRED:
-            if live.status == Status.WAITING:
-                live.last_seen_at = now
-                live.save(update_fields=["last_seen_at"])
+        return live, False
+    with transaction.atomic():
+        state = _state_locked()
+        live = _live_entry(user=user, now=now)  # a concurrent request of this user came first
+        if live is not None:
             return live, False
-        QueueEntry.objects.filter(pk=live.pk).update(status=Status.EXPIRED, ended_at=now)
-    state.last_ticket += 1
-    state.save(update_fields=["last_ticket"])
-    entry = QueueEntry.objects.create(
-        user=user, ticket=state.last_ticket, nonce=new_nonce(), created_at=now, last_seen_at=now
-    )
-    _admit(state=state, now=now)
-    entry.refresh_from_db()
+        state.last_ticket += 1
+        entry = QueueEntry.objects.create(
+            user=user, ticket=state.last_ticket, nonce=new_nonce(), created_at=now, last_seen_at=now
+        )
+        # The lock is held from here to commit: with every slot taken (the rush), only the
+        # count runs before the ticket is saved.
+        if _slot_may_be_free(state=state, now=now):
+            _admit(state=state, now=now)
+            entry.refresh_from_db()
+        else:
+            state.save(update_fields=["last_ticket"])
     return entry, True
 
 
-def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> QueueEntry:
+def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> tuple[QueueEntry, QueueState | None]:
     """A status poll: keeps a WAITING entry's place alive and admits into any free slot.
+    Returns the entry and, while it waits, the queue state its place is measured against.
     Raises QUEUE_TOKEN_EXPIRED for an ended token."""
     now = now or timezone.now()
     if entry_effective_status(entry=entry, now=now) == Status.EXPIRED:
         raise QueueTokenExpired()
     if entry.status != Status.WAITING:
-        return entry
-    # Seldom enough to spare the database, often enough that a user who keeps polling never
-    # looks abandoned, however short QUEUE_ABANDON_SECONDS is set.
-    write_every = min(LAST_SEEN_WRITE_SECONDS, settings.QUEUE_ABANDON_SECONDS / 4)
-    if entry.last_seen_at <= now - dt.timedelta(seconds=write_every):
-        QueueEntry.objects.filter(pk=entry.pk, status=Status.WAITING).update(last_seen_at=now)
-        entry.last_seen_at = now
+        return entry, None
+    _keep_alive(entry=entry, now=now)
     state = queue_state_get()
-    if not state.paused and active_count(now=now) < state.effective_active_limit:
+    if _slot_may_be_free(state=state, now=now):
         queue_admit(now=now)
         entry.refresh_from_db()
-    return entry
+        state = queue_state_get() if entry.status == Status.WAITING else None
+    return entry, state
 
 
 def queue_entry_lock_active(*, entry_id: int, now: dt.datetime) -> None:

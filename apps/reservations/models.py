@@ -18,7 +18,10 @@ class Reservation(models.Model):
         CONFIRMED = "CONFIRMED"
         EXPIRED = "EXPIRED"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reservations")
+    # No index of its own: reservations_user_status starts with user and serves it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reservations", db_index=False
+    )
     seat = models.ForeignKey(Seat, on_delete=models.PROTECT, related_name="reservations")
     price = models.PositiveIntegerField(help_text="Won, fixed when the seat was held.")
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.HELD)

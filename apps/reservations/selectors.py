@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from apps.accounts.models import User
 from apps.common.fields import MAX_BIGINT
 from apps.concerts.models import ConcertDate, Seat
-from apps.concerts.selectors import concert_date_get, concert_get
+from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get
 from apps.reservations.errors import ReservationNotFound
 from apps.reservations.models import Reservation, taken_q
 
@@ -27,16 +27,19 @@ def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> Quer
     )
 
 
-def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[Seat]:
-    """Every seat of the date, ascending by number, with `booking_status` (None when free,
-    else HELD or CONFIRMED: one subquery tells both) and `taken`."""
-    concert_date = concert_date_get(concert_id=concert_id, date=date)
+def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[dict]:
+    """Every seat of the date, ascending by number, as {"number", "price", "booking_status"}:
+    None when free, else HELD or CONFIRMED. One query on the hot path (plain rows, no model
+    instances: this is the page the whole crowd reloads); more only to tell a 404 apart."""
+    check_concert_id(concert_id)
     live = Reservation.objects.filter(taken_q(now), seat=OuterRef("pk")).values("status")[:1]
     seats = list(
-        Seat.objects.filter(concert_date=concert_date).annotate(booking_status=Subquery(live)).order_by("number")
+        Seat.objects.filter(concert_date__concert_id=concert_id, concert_date__date=date)
+        .order_by("number")
+        .values("number", "price", booking_status=Subquery(live))
     )
-    for seat in seats:
-        seat.taken = seat.booking_status is not None
+    if not seats:
+        concert_date_get(concert_id=concert_id, date=date)  # CONCERT_NOT_FOUND / DATE_NOT_FOUND
     return seats
 
 

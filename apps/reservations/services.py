@@ -42,15 +42,16 @@ def reservation_hold(
     # A lapsed hold still counts for the unique index until it is marked; mark it now.
     Reservation.objects.filter(seat=seat, status=Status.HELD, expires_at__lte=now).update(status=Status.EXPIRED)
     try:
-        with transaction.atomic():
-            return Reservation.objects.create(
-                user=user,
-                seat=seat,
-                price=seat.price,
-                created_at=now,
-                expires_at=now + dt.timedelta(seconds=settings.HOLD_SECONDS),
-            )
-    except IntegrityError as exc:  # a concurrent hold or payment took the seat first
+        return Reservation.objects.create(
+            user=user,
+            seat=seat,
+            price=seat.price,
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=settings.HOLD_SECONDS),
+        )
+    except IntegrityError as exc:
+        # A concurrent hold or payment took the seat first. No savepoint is needed: nothing
+        # else runs in this transaction, and raising rolls all of it back.
         raise SeatUnavailable() from exc
 
 

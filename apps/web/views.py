@@ -184,7 +184,7 @@ def queue_join(request, concert_id: int):
 def waiting_room(request, concert_id: int):
     try:
         concert = concert_get(concert_id=concert_id)
-        entry = queue_poll(entry=visitor.queue_entry(request))
+        entry, _state = queue_poll(entry=visitor.queue_entry(request))
     except ApplicationError as error:
         if error.code != "CONCERT_NOT_FOUND":
             visitor.forget_queue_token(request)
@@ -207,7 +207,7 @@ def queue_status(request):
             status=401,
         )
     try:
-        entry = queue_poll(entry=visitor.queue_entry(request))
+        entry, _state = queue_poll(entry=visitor.queue_entry(request))
     except ApplicationError as error:
         visitor.forget_queue_token(request)
         return JsonResponse({"status": "ENDED", "message": error_text(error), "next_url": reverse("web:home")})
@@ -288,9 +288,9 @@ def seats(request, concert_id: int, date: str):
     mine = {hold.seat.number for hold in holds if hold.seat.concert_date.date == day}
     seat_states = [
         {
-            "number": seat.number,
-            "price": seat.price,
-            "state": "mine" if seat.number in mine else SEAT_STATES[seat.booking_status],
+            "number": seat["number"],
+            "price": seat["price"],
+            "state": "mine" if seat["number"] in mine else SEAT_STATES[seat["booking_status"]],
         }
         for seat in seat_rows
     ]

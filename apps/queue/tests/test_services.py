@@ -53,7 +53,7 @@ def line_up(count: int, *, now: dt.datetime) -> list[QueueEntry]:
 
 def poll(entry: QueueEntry, *, now: dt.datetime) -> QueueEntry:
     """A status request: the entry is loaded afresh, as the token authentication does."""
-    return queue_poll(entry=QueueEntry.objects.get(pk=entry.pk), now=now)
+    return queue_poll(entry=QueueEntry.objects.get(pk=entry.pk), now=now)[0]
 
 
 def place(entry: QueueEntry) -> tuple[int, int]:

@@ -157,7 +157,7 @@ class TestSeats:
         for seat in concert_date.seats.all()[::3]:
             ReservationFactory(seat=seat)
 
-        with django_assert_num_queries(3):  # the token, the date, the seats with their status
+        with django_assert_num_queries(2):  # the token, then the seats of the date with their status
             response = booking_client.get(seats_url(concert_date.concert_id, concert_date.date))
         assert len(response.json()["seats"]) == seat_count
 

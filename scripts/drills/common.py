@@ -1,0 +1,84 @@
+"""Shared pieces of the fault drills and the soak: a tiny HTTP client for 127.0.0.1 and a
+seeded world (one concert, users with money) on a server started by bench.server."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from dataclasses import dataclass
+
+from bench.server import manage
+
+PRICE = 1_000
+
+
+@dataclass
+class Reply:
+    status: int
+    content_type: str
+    body: dict | None
+
+
+class Api:
+    """Blocking JSON calls to the server under test. Only ever 127.0.0.1."""
+
+    def __init__(self, port: int, timeout: float = 10):
+        self.port, self.timeout = port, timeout
+
+    def call(self, method: str, path: str, body=None, headers: dict | None = None) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        try:
+            payload = json.dumps(body).encode() if body is not None else None
+            all_headers = {"Content-Type": "application/json", **(headers or {})}
+            conn.request(method, path, body=payload, headers=all_headers)
+            response = conn.getresponse()
+            raw = response.read()
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = None
+            return Reply(response.status, response.getheader("Content-Type", ""), parsed)
+        except OSError:
+            return Reply(0, "", None)  # connection refused or reset: the server itself is down
+        finally:
+            conn.close()
+
+
+@dataclass
+class Shopper:
+    user_id: int
+    api_key: str
+    queue_token: str | None = None
+
+
+def seed_world(env: dict, api: Api, *, shoppers: int, dates: list[str], balance: int) -> tuple[int, list[Shopper]]:
+    """One concert with 50 seats per date; shoppers signed up over HTTP with money in the wallet."""
+    output = manage(
+        env, "seed_concert", "--title", "Drill", "--venue", "Hall", "--dates", *dates, "--price", str(PRICE)
+    )
+    concert_id = int(output.strip().splitlines()[-1])
+    people = []
+    stamp = int(time.time() * 1000)
+    for index in range(shoppers):
+        signup = api.call("POST", "/api/v1/users", {"username": f"drill{stamp}_{index}"}).body
+        shopper = Shopper(signup["id"], signup["api_key"])
+        api.call("POST", f"/api/v1/users/{shopper.user_id}/wallet/charge", {"amount": balance}, key_header(shopper))
+        people.append(shopper)
+    return concert_id, people
+
+
+def key_header(shopper: Shopper) -> dict:
+    return {"Authorization": f"Token {shopper.api_key}"}
+
+
+def queue_header(shopper: Shopper) -> dict:
+    return {"X-Queue-Token": shopper.queue_token or ""}
+
+
+def audit(env: dict) -> tuple[bool, str]:
+    """Run `manage.py audit_ledger`; (passed, its output)."""
+    try:
+        return True, manage(env, "audit_ledger").strip()
+    except Exception as error:  # CalledProcessError carries the named rows in stderr
+        return False, getattr(error, "stderr", str(error)).strip()
