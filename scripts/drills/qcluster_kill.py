@@ -106,7 +106,8 @@ def main() -> int:
     passed_audit, report = audit(env)
     checks["ledger audit clean"] = passed_audit
     print(
-        f"qcluster_kill: holds of {HOLD_SECONDS}s, cluster killed with SIGKILL, sweep caught up in {caught_up_after:.0f}s"
+        f"qcluster_kill: holds of {HOLD_SECONDS}s, cluster killed with SIGKILL, "
+        f"sweep caught up in {caught_up_after:.0f}s"
     )
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
