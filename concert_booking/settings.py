@@ -179,7 +179,7 @@ QUEUE_ACTIVE_LIMIT = env_int("QUEUE_ACTIVE_LIMIT", 100)
 QUEUE_ACTIVE_TTL_SECONDS = env_int("QUEUE_ACTIVE_TTL_SECONDS", 600)
 # A WAITING token not polled for this long gives up its place in line.
 QUEUE_ABANDON_SECONDS = env_int("QUEUE_ABANDON_SECONDS", 120)
-SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 5000)
+SWEEP_BATCH_SIZE = env_int("SWEEP_BATCH_SIZE", 20000)
 
 THROTTLING = env_str("THROTTLING", "on").strip().lower() != "off"
 THROTTLE_RATES = {

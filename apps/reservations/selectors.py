@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from apps.accounts.models import User
 from apps.common.fields import MAX_BIGINT
@@ -27,20 +28,38 @@ def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> Quer
     )
 
 
+# The seat map is the page the whole crowd reloads, so it is one hand-written query: the ORM
+# building the same query cost more than PostgreSQL running it (BENCHMARKS.md). The status
+# subquery is `taken_q` in SQL; TestSeatMap checks the two agree for every kind of reservation.
+_SEAT_MAP = f"""
+    SELECT s.number, s.price,
+           (SELECT r.status FROM {Reservation._meta.db_table} r
+             WHERE r.seat_id = s.id
+               AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
+             LIMIT 1)
+      FROM {Seat._meta.db_table} s JOIN {ConcertDate._meta.db_table} d ON d.id = s.concert_date_id
+     WHERE d.concert_id = %(concert_id)s AND d.date = %(date)s
+     ORDER BY s.number
+"""
+
+
 def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[dict]:
     """Every seat of the date, ascending by number, as {"number", "price", "booking_status"}:
-    None when free, else HELD or CONFIRMED. One query on the hot path (plain rows, no model
-    instances: this is the page the whole crowd reloads); more only to tell a 404 apart."""
+    None when free, else HELD or CONFIRMED. One query on the hot path; more only to tell a
+    404 apart."""
     check_concert_id(concert_id)
-    live = Reservation.objects.filter(taken_q(now), seat=OuterRef("pk")).values("status")[:1]
-    seats = list(
-        Seat.objects.filter(concert_date__concert_id=concert_id, concert_date__date=date)
-        .order_by("number")
-        .values("number", "price", booking_status=Subquery(live))
-    )
-    if not seats:
+    with connection.cursor() as cursor:
+        params = {
+            # The backend's own adapters, as the ORM would use (SQLite stores datetimes as text).
+            "now": connection.ops.adapt_datetimefield_value(now),
+            "concert_id": concert_id,
+            "date": connection.ops.adapt_datefield_value(date),
+        }
+        cursor.execute(_SEAT_MAP, params)
+        rows = cursor.fetchall()
+    if not rows:
         concert_date_get(concert_id=concert_id, date=date)  # CONCERT_NOT_FOUND / DATE_NOT_FOUND
-    return seats
+    return [{"number": number, "price": price, "booking_status": status} for number, price, status in rows]
 
 
 def seat_is_taken(*, seat: Seat, now: dt.datetime) -> bool:

@@ -362,3 +362,15 @@ def test_a_queue_token_401_names_the_scheme_in_www_authenticate(api_client, toke
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("X-Queue-Token")
+
+
+@override_settings(THROTTLING=True, THROTTLE_RATES={**settings.THROTTLE_RATES, "queue_issue": "2/min"})
+def test_taking_tokens_is_throttled_per_client_ip():
+    clients = [client_with_key(UserFactory()) for _ in range(3)]  # three people behind one address
+
+    assert [client.post(ISSUE).status_code for client in clients[:2]] == [201, 201]
+    refused = clients[2].post(ISSUE)
+
+    assert_problem(refused, 429, "THROTTLED")
+    assert int(refused["Retry-After"]) > 0
+    assert QueueEntry.objects.count() == 2

@@ -183,3 +183,18 @@ class TestIdempotentCharge:
 
         assert retry.status_code == 200
         assert wallet_balance(user=user) == 700
+
+
+def test_charges_are_throttled_per_user(user, user_client, settings):
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "wallet_charge": "2/min"}
+    other = UserFactory()
+    for _ in range(2):
+        assert user_client.post(charge_url(user.pk), {"amount": 10}, format="json").status_code == 200
+
+    refused = user_client.post(charge_url(user.pk), {"amount": 10}, format="json")
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "THROTTLED"
+    assert int(refused["Retry-After"]) > 0
+    assert wallet_balance(user=user) == 20
+    assert client_with_key(other).post(charge_url(other.pk), {"amount": 10}, format="json").status_code == 200
