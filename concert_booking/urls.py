@@ -25,5 +25,6 @@ urlpatterns = [
     re_path(r"^api/", not_found),
 ]
 
+handler400 = "apps.common.views.bad_request"
 handler404 = "apps.common.views.not_found"
 handler500 = "apps.common.views.server_error"

@@ -6,7 +6,7 @@ contract's codes here, so views never build error bodies by hand.
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -92,9 +92,6 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Database down, connection lost or lock timeout: retryable, never an HTML 500.
         logger.warning("database unavailable: %s", exc)
-        return _service_unavailable()
-    if isinstance(exc, DatabaseError):
-        logger.exception("database error")
         return _service_unavailable()
 
     response = drf_exception_handler(exc, context)

@@ -1,5 +1,6 @@
 from django.db import InterfaceError, OperationalError
 
+from apps.common.errors import ServiceUnavailable
 from apps.common.exception_handler import problem_json_response
 
 
@@ -14,11 +15,9 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
+            error = ServiceUnavailable()
             response = problem_json_response(
-                status=503,
-                code="SERVICE_UNAVAILABLE",
-                title="Service unavailable",
-                detail="The database is unavailable or busy. Retry shortly.",
+                status=error.status, code=error.code, title=error.title, detail=error.detail
             )
             response["Retry-After"] = "1"
             return response

@@ -30,6 +30,13 @@ def not_found(request, exception=None):
     )
 
 
+def bad_request(request, exception=None):
+    """Requests Django refuses before any view (unknown Host, body over the size limit)."""
+    return problem_json_response(
+        status=400, code="BAD_REQUEST", title="Bad request", detail="The request could not be read."
+    )
+
+
 def server_error(request):
     return problem_json_response(
         status=500, code="INTERNAL_ERROR", title="Internal server error", detail="An unexpected error occurred."

@@ -16,7 +16,8 @@ ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def check_concert_id(concert_id: int) -> None:
-    # An id the database cannot store cannot exist; asking would be a database error.
+    # An id the database cannot store cannot exist; the hand-written seat-map query would
+    # fail on it instead of finding nothing.
     if not 0 < concert_id <= MAX_BIGINT:
         raise ConcertNotFound()
 

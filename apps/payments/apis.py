@@ -3,6 +3,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.errors import IdempotencyKeyReused
 from apps.common.fields import MAX_BIGINT, StrictIntegerField
 from apps.common.idempotency import HEADER as IDEMPOTENCY_HEADER
 from apps.common.idempotency import (
@@ -83,9 +84,12 @@ class PaymentCreateApi(APIView):
         # A stored payment is replayed even though it ended the token. Any other request is
         # judged on its token first, as everywhere: a malformed key cannot have been stored.
         if raw_key := request.headers.get(IDEMPOTENCY_HEADER):
-            stored = idempotent_response_find(
-                user=request.user, scope=IDEMPOTENCY_SCOPE, key=raw_key, fingerprint=fingerprint
-            )
+            try:
+                stored = idempotent_response_find(
+                    user=request.user, scope=IDEMPOTENCY_SCOPE, key=raw_key, fingerprint=fingerprint
+                )
+            except IdempotencyKeyReused:
+                stored = None  # answered below, after the token is checked like any request's
             if stored is not None:
                 return Response(stored[1], status=stored[0])
         HasActiveQueueToken().has_permission(request, self)

@@ -4,7 +4,7 @@ the ACTIVE count can never pass the limit, however many processes issue and poll
 import datetime as dt
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -80,7 +80,7 @@ def _admit(*, state: QueueState, now: dt.datetime) -> int:
     head_ticket = waiting_head_ticket()
     served_up_to = state.last_ticket if head_ticket is None else head_ticket - 1
     state.now_serving = max(state.now_serving, served_up_to)
-    state.save(update_fields=["last_ticket", "now_serving", "seconds_per_admission", "last_admission_at"])
+    state.save(update_fields=["now_serving", "seconds_per_admission", "last_admission_at"])
     return admitted
 
 
@@ -137,31 +137,53 @@ def _live_entry(*, user: User, now: dt.datetime) -> QueueEntry | None:
     return live
 
 
+def _next_ticket() -> int:
+    """Take the next ticket number. The row lock this UPDATE takes is the one admission takes,
+    and it is held until the caller commits: so take it last."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_TICKET)
+        row = cursor.fetchone()
+    if row is None:  # the state row is made by migrate; a flushed database lacks it
+        QueueState.objects.get_or_create(pk=QUEUE_STATE_PK)
+        return _next_ticket()
+    return row[0]
+
+
+_NEXT_TICKET = (
+    f"UPDATE {QueueState._meta.db_table} SET last_ticket = last_ticket + 1 "
+    f"WHERE id = {QUEUE_STATE_PK} RETURNING last_ticket"
+)
+
+
 def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[QueueEntry, bool]:
     """The user's live entry (same place in line), or a new one at the end of the line.
-    Returns (entry, created). A new entry is ACTIVE at once if a slot is free and nobody waits."""
+    Returns (entry, created). A new entry is ACTIVE at once if a slot is free and nobody waits.
+
+    In a rush every ticket queues for the one state row, so the locked part is two statements:
+    take the number, insert the entry. Admission, when a slot may be free, runs after commit
+    (under the same lock, in order of tickets), so the newcomer is admitted only if nobody
+    is ahead."""
     now = now or timezone.now()
-    # Asking again is a poll: answered without the lock that every new ticket takes.
+    # Asking again is a poll: answered without the lock.
     live = _live_entry(user=user, now=now)
     if live is not None:
         return live, False
-    with transaction.atomic():
-        _commit_without_waiting_for_disk()
-        state = _state_locked()
-        live = _live_entry(user=user, now=now)  # a concurrent request of this user came first
-        if live is not None:
-            return live, False
-        state.last_ticket += 1
-        entry = QueueEntry.objects.create(
-            user=user, ticket=state.last_ticket, nonce=new_nonce(), created_at=now, last_seen_at=now
-        )
-        # The lock is held from here to commit: with every slot taken (the rush), only the
-        # count runs before the ticket is saved.
-        if _slot_may_be_free(state=state, now=now):
-            _admit(state=state, now=now)
-            entry.refresh_from_db()
-        else:
-            state.save(update_fields=["last_ticket"])
+    slot_may_be_free = _slot_may_be_free(state=queue_state_get(), now=now)
+    try:
+        with transaction.atomic():
+            _commit_without_waiting_for_disk()
+            entry = QueueEntry.objects.create(
+                user=user, ticket=_next_ticket(), nonce=new_nonce(), created_at=now, last_seen_at=now
+            )
+    except IntegrityError:
+        # One live entry per user: a concurrent request of this user inserted first.
+        live = _live_entry(user=user, now=now)
+        if live is None:
+            raise
+        return live, False
+    if slot_may_be_free:
+        queue_admit(now=now)
+        entry.refresh_from_db()
     return entry, True
 
 
@@ -183,12 +205,12 @@ def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> tuple[Qu
     return entry, state
 
 
-def queue_entry_lock_active(*, entry_id: int, now: dt.datetime) -> None:
+def queue_entry_lock_active(*, entry_id: int) -> None:
     """Lock the token's row for the rest of the caller's transaction; QUEUE_TOKEN_EXPIRED if it
     is no longer admitted. Two payments sent at once with one token thus run one after the
     other, and the second finds the token ended by the first."""
     entry = QueueEntry.objects.select_for_update().get(pk=entry_id)
-    if entry_effective_status(entry=entry, now=now) != Status.ACTIVE:
+    if entry_effective_status(entry=entry, now=timezone.now()) != Status.ACTIVE:
         raise QueueTokenExpired()
 
 

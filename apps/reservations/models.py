@@ -58,8 +58,6 @@ class Reservation(models.Model):
         return self.status
 
 
-def taken_q(now: dt.datetime, prefix: str = "") -> models.Q:
+def taken_q(now: dt.datetime) -> models.Q:
     """Reservations that keep a seat from being booked: sold, or held and not yet lapsed."""
-    return models.Q(**{f"{prefix}status": Reservation.Status.CONFIRMED}) | models.Q(
-        **{f"{prefix}status": Reservation.Status.HELD, f"{prefix}expires_at__gt": now}
-    )
+    return models.Q(status=Reservation.Status.CONFIRMED) | models.Q(status=Reservation.Status.HELD, expires_at__gt=now)

@@ -55,9 +55,9 @@ def reservation_hold(
         raise SeatUnavailable() from exc
 
 
-def reservations_lock_payable(*, user: User, reservation_ids: list[int], now: dt.datetime) -> list[Reservation]:
-    """Lock the user's listed reservations (pk order) and check each is a live hold.
-    Must run inside the payment's transaction."""
+def reservations_lock_payable(*, user: User, reservation_ids: list[int]) -> list[Reservation]:
+    """Lock the user's listed reservations in pk order; RESERVATION_NOT_FOUND unless all are
+    theirs. Must run inside the payment's transaction."""
     reservations = list(
         Reservation.objects.select_for_update(of=("self",))
         .select_related("seat__concert_date")
@@ -66,12 +66,16 @@ def reservations_lock_payable(*, user: User, reservation_ids: list[int], now: dt
     )
     if len(reservations) != len(set(reservation_ids)):
         raise ReservationNotFound()
+    return reservations
+
+
+def reservations_check_payable(*, reservations: list[Reservation], now: dt.datetime) -> None:
+    """Each locked reservation must still be a live hold at `now`."""
     for reservation in reservations:
         if reservation.status == Status.CONFIRMED:
             raise ReservationAlreadyPaid(f"Reservation {reservation.pk} is already paid.")
         if reservation.effective_status(now) == Status.EXPIRED:
             raise ReservationExpired(f"The hold of reservation {reservation.pk} lapsed before payment.")
-    return reservations
 
 
 def reservations_confirm(*, reservations: list[Reservation], now: dt.datetime) -> None:

@@ -427,7 +427,8 @@ def top_up(request):
     ):
         next_url = reverse("web:home")
     raw = request.POST.get("amount", "").replace(",", "").strip()
-    if not (raw.isascii() and raw.isdigit()):
+    # At most 10 digits: a charge is at most 1,000,000,000, and int() refuses very long strings.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
         messages.error(request, ERROR_TEXT["INVALID_AMOUNT"])
         return redirect(next_url)
     try:

@@ -59,3 +59,11 @@ def test_validation_errors_are_flattened_to_field_messages():
         {"field": "items[0].id", "message": "missing"},
         {"field": None, "message": "whole body"},
     ]
+
+
+def test_a_request_django_refuses_before_any_view_is_a_400_problem(client):
+    response = client.get("/api/v1/concerts", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "BAD_REQUEST"

@@ -58,7 +58,7 @@ def test_seed_concert_updates_prices_and_adds_dates():
 
 @pytest.mark.parametrize(
     "bad",
-    [["--seats", "51"], ["--seats", "0"], ["--price", "0"], ["--dates", "2027-13-01"]],
+    [["--seats", "51"], ["--seats", "0"], ["--price", "0"], ["--dates", "2027-13-01"], ["--dates", "20270110"]],
 )
 def test_seed_concert_refuses_bad_arguments(bad):
     args = dict(zip(ARGS[::2], ARGS[1::2], strict=False))

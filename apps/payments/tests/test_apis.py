@@ -243,6 +243,14 @@ class TestPay:
 
 
 class TestIdempotencyKey:
+    def test_a_reused_key_with_another_body_is_judged_on_its_token_first(self, booking_client, funded, seats):
+        first, second = (ReservationFactory(user=funded, seat=seat) for seat in seats[:2])
+        assert pay(booking_client, [first.pk], key="pay-1").status_code == 201  # ends the token
+
+        response = pay(booking_client, [second.pk], key="pay-1")
+
+        assert_problem(response, 401, "QUEUE_TOKEN_EXPIRED")
+
     def test_a_retry_returns_the_first_response_and_charges_once(self, booking_client, funded, seats):
         reservation = ReservationFactory(user=funded, seat=seats[0])
         first = pay(booking_client, [reservation.pk], key="pay-1")

@@ -26,6 +26,7 @@ from apps.reservations.services import (
     holds_sweep,
     reservation_hold,
     reservation_release,
+    reservations_check_payable,
     reservations_confirm,
     reservations_lock_payable,
 )
@@ -165,7 +166,7 @@ class TestLockPayable:
         first = ReservationFactory(user=user, seat=seats[0])
 
         with transaction.atomic():
-            locked = reservations_lock_payable(user=user, reservation_ids=[first.pk, second.pk], now=timezone.now())
+            locked = reservations_lock_payable(user=user, reservation_ids=[first.pk, second.pk])
 
         assert [r.pk for r in locked] == sorted([first.pk, second.pk])
 
@@ -175,7 +176,7 @@ class TestLockPayable:
 
         for ids in ([theirs.pk], [mine.pk, theirs.pk], [mine.pk, 987_654]):
             with pytest.raises(ReservationNotFound), transaction.atomic():
-                reservations_lock_payable(user=user, reservation_ids=ids, now=timezone.now())
+                reservations_lock_payable(user=user, reservation_ids=ids)
 
     @pytest.mark.parametrize(
         "trait, error", [({"confirmed": True}, ReservationAlreadyPaid), ({"lapsed": True}, ReservationExpired)]
@@ -184,20 +185,22 @@ class TestLockPayable:
         reservation = ReservationFactory(user=user, seat=concert_date.seats.first(), **trait)
 
         with pytest.raises(error), transaction.atomic():
-            reservations_lock_payable(user=user, reservation_ids=[reservation.pk], now=timezone.now())
+            locked = reservations_lock_payable(user=user, reservation_ids=[reservation.pk])
+            reservations_check_payable(reservations=locked, now=timezone.now())
 
     def test_swept_is_expired(self, user, concert_date):
         reservation = ReservationFactory(user=user, seat=concert_date.seats.first(), expired=True)
 
         with pytest.raises(ReservationExpired), transaction.atomic():
-            reservations_lock_payable(user=user, reservation_ids=[reservation.pk], now=timezone.now())
+            locked = reservations_lock_payable(user=user, reservation_ids=[reservation.pk])
+            reservations_check_payable(reservations=locked, now=timezone.now())
 
     def test_confirm(self, user, concert_date):
         reservation = ReservationFactory(user=user, seat=concert_date.seats.first())
         now = timezone.now()
 
         with transaction.atomic():
-            locked = reservations_lock_payable(user=user, reservation_ids=[reservation.pk], now=now)
+            locked = reservations_lock_payable(user=user, reservation_ids=[reservation.pk])
             reservations_confirm(reservations=locked, now=now)
 
         reservation.refresh_from_db()

@@ -2,14 +2,16 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.concerts.errors import InvalidDate
 from apps.concerts.models import MAX_SEATS_PER_DATE
+from apps.concerts.selectors import parse_concert_date
 from apps.concerts.services import concert_seed
 
 
 def iso_date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
+        return parse_concert_date(value)
+    except InvalidDate as exc:
         raise CommandError(f"not a YYYY-MM-DD date: {value!r}") from exc
 
 

@@ -1,0 +1,77 @@
+"""The README's first command, checked: `scripts/demo` on its SQLite default serves the whole
+booking flow, and Ctrl-C stops the web server and the scheduled tasks together.
+
+    .venv/bin/python -m scripts.drills.demo_smoke
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.server import ROOT, free_port
+from scripts.drills.common import Api
+
+
+def expect(reply, status: int, what: str):
+    if reply.status != status:
+        raise SystemExit(f"FAIL {what}: expected {status}, got {reply.status} {reply.body}")
+    print(f"  ok   {what}: {status}")
+    return reply.body
+
+
+def main() -> int:
+    port = free_port()
+    database = Path(tempfile.mkdtemp()) / "demo.sqlite3"
+    env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"sqlite:///{database}"}
+    demo = subprocess.Popen(
+        ["scripts/demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    api = Api(port)
+    try:
+        deadline = time.monotonic() + 300  # a fresh machine installs the requirements first
+        while api.call("GET", "/health").status != 200:
+            if demo.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"FAIL scripts/demo did not come up:\n{demo.stdout.read().decode()[-3000:]}")
+            time.sleep(0.5)
+        print(f"demo_smoke: scripts/demo on SQLite at 127.0.0.1:{port}")
+        signup = expect(api.call("POST", "/api/v1/users", {"username": "smoke"}), 201, "sign up")
+        key = {"Authorization": f"Token {signup['api_key']}"}
+        charge = api.call("POST", f"/api/v1/users/{signup['id']}/wallet/charge", {"amount": 500_000}, key)
+        expect(charge, 200, "charge")
+        token = expect(api.call("POST", "/api/v1/queue/tokens", headers=key), 201, "take a queue token")["token"]
+        queue = {"X-Queue-Token": token}
+        expect(api.call("GET", "/api/v1/queue/status", headers=queue), 200, "poll")
+        dates = expect(api.call("GET", "/api/v1/concerts/1/dates", headers=queue), 200, "bookable dates")["dates"]
+        date = dates[0]["date"]
+        expect(api.call("GET", f"/api/v1/concerts/1/dates/{date}/seats", headers=queue), 200, "seat map")
+        body = {"concert_id": 1, "date": date, "seat_number": 7}
+        hold = expect(api.call("POST", "/api/v1/reservations", body, queue), 201, "hold")
+        pay = api.call("POST", "/api/v1/payments", {"reservation_ids": [hold["id"]]}, queue)
+        expect(pay, 201, "pay")
+        expect(api.call("GET", "/api/v1/reservations", headers=key), 200, "my reservations")
+        expect(api.call("GET", "/api/docs/"), 200, "Swagger UI")
+        expect(api.call("GET", "/"), 200, "web start page")
+        assert dt.date.fromisoformat(date) >= dt.date.today()
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C
+        try:
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            raise SystemExit("FAIL Ctrl-C did not stop scripts/demo") from None
+    leftovers = subprocess.run(["pgrep", "-g", str(demo.pid)], capture_output=True, text=True).stdout.split()
+    if leftovers:
+        raise SystemExit(f"FAIL processes left after Ctrl-C: {leftovers}")
+    print("  ok   Ctrl-C stopped the web server and the scheduled tasks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
