@@ -112,6 +112,30 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
+def throughput_row(
+    *, id: str, name: str, result: dict, floor: dict, conns: int, min_ratio: float, max_p99_ms: float | None = None
+) -> Row:
+    """A scenario judged on req/s as a ratio to its floor (and, optionally, on p99)."""
+    ratio = result["rps"] / floor["rps"]
+    ok = ratio >= min_ratio and (max_p99_ms is None or result["p99_ms"] < max_p99_ms)
+    target = f">= {min_ratio:.2f} x floor req/s"
+    measured = f"{ratio:.2f} x floor"
+    if max_p99_ms is not None:
+        target += f"; p99 < {max_p99_ms:.0f} ms at {conns} conns"
+        measured += f", p99 {result['p99_ms']:.1f} ms"
+    return Row(
+        id=id,
+        name=name,
+        tool=result["tool"],
+        conns=conns,
+        result=result,
+        floor=floor,
+        target=target,
+        verdict="PASS" if ok else "FAIL",
+        measured=measured,
+    )
+
+
 def proc_cpu_seconds(pid: int) -> float:
     try:
         fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
@@ -457,17 +481,13 @@ class Bench:
             kind = "ACTIVE" if sub == "a" else "WAITING"
             reqs = [{"method": "GET", "path": "/api/v1/queue/status", "headers": {"X-Queue-Token": t}} for t in tokens]
             result, floor = self.paired(f"1{sub}-poll", reqs, conns=sizes.conns, profile=True)
-            ratio = result["rps"] / floor["rps"]
-            row = Row(
+            row = throughput_row(
                 id=f"1{sub}",
                 name=f"queue poll, {kind} tokens",
-                tool=result["tool"],
-                conns=sizes.conns,
                 result=result,
                 floor=floor,
-                target=">= 0.60 x floor req/s",
-                verdict="PASS" if ratio >= 0.60 else "FAIL",
-                measured=f"{ratio:.2f} x floor",
+                conns=sizes.conns,
+                min_ratio=0.60,
             )
             row.problems += self.unexpected(result, {200})
             self.add(row)
@@ -483,18 +503,14 @@ class Bench:
         reqs = [{"method": "GET", "path": path, "headers": {"X-Queue-Token": t}} for t in self.active_tokens]
         conns = 32 if not self.args.smoke else sizes.conns
         result, floor = self.paired("2-seatmap", reqs, conns=conns, profile=True)
-        ratio = result["rps"] / floor["rps"]
-        ok = ratio >= 0.50 and result["p99_ms"] < 50
-        row = Row(
+        row = throughput_row(
             id="2",
             name=f"seat map, 50 seats ({self.dress['held']} held, {self.dress['sold']} sold)",
-            tool=result["tool"],
-            conns=conns,
             result=result,
             floor=floor,
-            target=">= 0.50 x floor req/s; p99 < 50 ms at 32 conns",
-            verdict="PASS" if ok else "FAIL",
-            measured=f"{ratio:.2f} x floor, p99 {result['p99_ms']:.1f} ms",
+            conns=conns,
+            min_ratio=0.50,
+            max_p99_ms=50,
         )
         row.problems += self.unexpected(result, {200})
         self.add(row)
@@ -515,17 +531,8 @@ class Bench:
             for u in users
         ]
         result, floor = self.paired("3-issue", reqs, conns=sizes.conns, distinct=True, profile=True)
-        ratio = result["rps"] / floor["rps"]
-        row = Row(
-            id="3",
-            name="token issue, distinct users",
-            tool=result["tool"],
-            conns=sizes.conns,
-            result=result,
-            floor=floor,
-            target=">= 0.35 x floor req/s",
-            verdict="PASS" if ratio >= 0.35 else "FAIL",
-            measured=f"{ratio:.2f} x floor",
+        row = throughput_row(
+            id="3", name="token issue, distinct users", result=result, floor=floor, conns=sizes.conns, min_ratio=0.35
         )
         row.problems += self.unexpected(result, {201})
         if result["requests"] >= len(users) * 0.95:
