@@ -7,8 +7,9 @@ from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from apps.accounts.models import User
 from apps.common.fields import MAX_BIGINT
+from apps.concerts.errors import SeatNotFound
 from apps.concerts.models import ConcertDate, Seat
-from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get
+from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get, seat_get
 from apps.reservations.errors import ReservationNotFound
 from apps.reservations.models import Reservation, taken_q
 
@@ -28,42 +29,58 @@ def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> Quer
     )
 
 
-# The seat map is the page the whole crowd reloads, so it is one hand-written query: the ORM
-# building the same query cost more than PostgreSQL running it (BENCHMARKS.md). The status
-# subquery is `taken_q` in SQL; TestSeatMap checks the two agree for every kind of reservation.
-_SEAT_MAP = f"""
-    SELECT s.number, s.price,
-           (SELECT r.status FROM {Reservation._meta.db_table} r
-             WHERE r.seat_id = s.id
-               AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
-             LIMIT 1)
+# The seat map and the first step of a hold are what a rush hammers, so they are hand-written
+# queries: the ORM building them cost more than PostgreSQL running them (BENCHMARKS.md).
+# _LIVE_STATUS is `taken_q` in SQL (None when the seat is free, else HELD or CONFIRMED); the
+# selector tests check the two agree for every kind of reservation.
+_LIVE_STATUS = f"""
+    (SELECT r.status FROM {Reservation._meta.db_table} r
+      WHERE r.seat_id = s.id
+        AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
+      LIMIT 1)"""
+_SEATS_OF_DATE = f"""
       FROM {Seat._meta.db_table} s JOIN {ConcertDate._meta.db_table} d ON d.id = s.concert_date_id
-     WHERE d.concert_id = %(concert_id)s AND d.date = %(date)s
-     ORDER BY s.number
-"""
+     WHERE d.concert_id = %(concert_id)s AND d.date = %(date)s"""
+_SEAT_MAP = f"SELECT s.number, s.price, {_LIVE_STATUS} {_SEATS_OF_DATE} ORDER BY s.number"
+_SEAT_FOR_HOLD = f"""
+    SELECT s.id, s.number, s.price, d.id, d.concert_id, d.date, {_LIVE_STATUS}
+    {_SEATS_OF_DATE} AND s.number = %(seat_number)s"""
+
+
+def _seat_rows(sql: str, *, now: dt.datetime, concert_id: int, date: dt.date, **params) -> list[tuple]:
+    check_concert_id(concert_id)
+    params |= {
+        # The backend's own adapters, as the ORM would use (SQLite stores datetimes as text).
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "concert_id": concert_id,
+        "date": connection.ops.adapt_datefield_value(date),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[dict]:
     """Every seat of the date, ascending by number, as {"number", "price", "booking_status"}:
     None when free, else HELD or CONFIRMED. One query on the hot path; more only to tell a
     404 apart."""
-    check_concert_id(concert_id)
-    with connection.cursor() as cursor:
-        params = {
-            # The backend's own adapters, as the ORM would use (SQLite stores datetimes as text).
-            "now": connection.ops.adapt_datetimefield_value(now),
-            "concert_id": concert_id,
-            "date": connection.ops.adapt_datefield_value(date),
-        }
-        cursor.execute(_SEAT_MAP, params)
-        rows = cursor.fetchall()
+    rows = _seat_rows(_SEAT_MAP, now=now, concert_id=concert_id, date=date)
     if not rows:
         concert_date_get(concert_id=concert_id, date=date)  # CONCERT_NOT_FOUND / DATE_NOT_FOUND
     return [{"number": number, "price": price, "booking_status": status} for number, price, status in rows]
 
 
-def seat_is_taken(*, seat: Seat, now: dt.datetime) -> bool:
-    return Reservation.objects.filter(taken_q(now), seat=seat).exists()
+def seat_for_hold(*, concert_id: int, date: dt.date, seat_number: int, now: dt.datetime) -> tuple[Seat, str | None]:
+    """The seat (with its date) and its booking status now, in one query; the concerts app's
+    404s when there is no such seat."""
+    rows = _seat_rows(_SEAT_FOR_HOLD, now=now, concert_id=concert_id, date=date, seat_number=seat_number)
+    if not rows:
+        seat_get(concert_id=concert_id, date=date, seat_number=seat_number)  # raises the right 404
+        raise SeatNotFound()  # created since the query above: the caller may simply retry
+    seat_id, number, price, date_id, date_concert_id, seat_date, status = rows[0]
+    seat = Seat(id=seat_id, number=number, price=price, concert_date_id=date_id)
+    seat.concert_date = ConcertDate(id=date_id, concert_id=date_concert_id, date=seat_date)
+    return seat, status
 
 
 def live_hold_count(*, user: User, now: dt.datetime) -> int:

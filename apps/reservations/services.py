@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.concerts.selectors import seat_get
+from apps.concerts.models import Seat
 from apps.reservations.errors import (
     DateClosed,
     HoldLimitReached,
@@ -15,24 +15,28 @@ from apps.reservations.errors import (
     SeatUnavailable,
 )
 from apps.reservations.models import Reservation
-from apps.reservations.selectors import live_hold_count, seat_is_taken
+from apps.reservations.selectors import live_hold_count, seat_for_hold
 
 Status = Reservation.Status
 
 
-@transaction.atomic
 def reservation_hold(
     *, user: User, concert_id: int, date: dt.date, seat_number: int, now: dt.datetime | None = None
 ) -> Reservation:
     """Hold a seat for HOLD_SECONDS. Of any number of concurrent holds on one seat exactly one
     wins; the others get SEAT_UNAVAILABLE (the unique index on live reservations decides)."""
     now = now or timezone.now()
-    seat = seat_get(concert_id=concert_id, date=date, seat_number=seat_number)
+    seat, booking_status = seat_for_hold(concert_id=concert_id, date=date, seat_number=seat_number, now=now)
     if seat.concert_date.date < timezone.localdate(now):
         raise DateClosed()
-    # Most losers of a rush stop here, before taking any lock.
-    if seat_is_taken(seat=seat, now=now):
+    # Most losers of a rush stop here: one query, no transaction, no lock.
+    if booking_status is not None:
         raise SeatUnavailable()
+    return _seat_hold(user=user, seat=seat, now=now)
+
+
+@transaction.atomic
+def _seat_hold(*, user: User, seat: Seat, now: dt.datetime) -> Reservation:
     # One user's holds run one at a time, so the hold limit holds under concurrency too.
     # NO KEY UPDATE, not UPDATE: inserts that reference the user (the payment row) take KEY
     # SHARE on it, and a payment holding the lapsed reservation we update next would deadlock.

@@ -1,6 +1,9 @@
 """Helpers shared by the booking tests (reservations and payments)."""
 
-from apps.concerts.models import ConcertDate
+import datetime as dt
+
+from apps.concerts.models import ConcertDate, Seat
+from apps.reservations.selectors import seat_for_hold
 
 RESERVATIONS = "/api/v1/reservations"
 PRICE = 150_000
@@ -26,3 +29,9 @@ def dates_url(concert_id) -> str:
 
 def seats_url(concert_id, date) -> str:
     return f"/api/v1/concerts/{concert_id}/dates/{date}/seats"
+
+
+def seat_taken(seat: Seat, now: dt.datetime) -> bool:
+    """Whether a hold of this seat at `now` would find it taken (the query holds run first)."""
+    date = seat.concert_date
+    return seat_for_hold(concert_id=date.concert_id, date=date.date, seat_number=seat.number, now=now)[1] is not None

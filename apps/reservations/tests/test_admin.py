@@ -5,9 +5,9 @@ from django.utils import timezone
 from apps.accounts.tests.factories import UserFactory
 from apps.concerts.tests.factories import date_with_seats
 from apps.reservations.models import Reservation
-from apps.reservations.selectors import seat_is_taken
 from apps.reservations.services import reservation_hold
 from apps.reservations.tests.factories import ReservationFactory
+from apps.reservations.tests.helpers import seat_taken
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ class TestReservationAdmin:
         held.refresh_from_db()
         confirmed.refresh_from_db()
         assert (held.status, confirmed.status) == (Status.EXPIRED, Status.CONFIRMED)
-        assert not seat_is_taken(seat=held.seat, now=timezone.now())
+        assert not seat_taken(held.seat, timezone.now())
         again = reservation_hold(
             user=UserFactory(), concert_id=concert_date.concert_id, date=concert_date.date, seat_number=1
         )

@@ -163,6 +163,14 @@ class TestSeats:
 
 
 class TestHold:
+    def test_a_rush_loser_is_answered_after_two_queries(self, booking_client, concert_date, django_assert_num_queries):
+        ReservationFactory(seat=concert_date.seats.get(number=4))
+
+        with django_assert_num_queries(2):  # the token, then the seat with its status: no transaction
+            response = booking_client.post(RESERVATIONS, hold_body(concert_date, 4), format="json")
+
+        assert_problem(response, 409, "SEAT_UNAVAILABLE")
+
     def test_holds_the_seat(self, booking_client, user, concert_date):
         before = timezone.now()
 

@@ -12,10 +12,10 @@ from apps.reservations.selectors import (
     live_hold_count,
     reservation_get,
     reservation_list,
-    seat_is_taken,
     seat_map,
 )
 from apps.reservations.tests.factories import ReservationFactory
+from apps.reservations.tests.helpers import seat_taken
 
 pytestmark = pytest.mark.django_db
 
@@ -100,8 +100,8 @@ class TestSeatMap:
         reservation = ReservationFactory(seat=concert_date.seats.get(number=1))
         seat = reservation.seat
 
-        assert seat_is_taken(seat=seat, now=reservation.expires_at - dt.timedelta(microseconds=1))
-        assert not seat_is_taken(seat=seat, now=reservation.expires_at)
+        assert seat_taken(seat, reservation.expires_at - dt.timedelta(microseconds=1))
+        assert not seat_taken(seat, reservation.expires_at)
 
     def test_unknown_concert_and_date(self, concert_date):
         with pytest.raises(ConcertNotFound):

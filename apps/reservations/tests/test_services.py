@@ -21,7 +21,6 @@ from apps.reservations.errors import (
     SeatUnavailable,
 )
 from apps.reservations.models import Reservation
-from apps.reservations.selectors import seat_is_taken
 from apps.reservations.services import (
     holds_sweep,
     reservation_hold,
@@ -32,6 +31,7 @@ from apps.reservations.services import (
 )
 from apps.reservations.tasks import sweep_lapsed_holds
 from apps.reservations.tests.factories import ReservationFactory
+from apps.reservations.tests.helpers import seat_taken
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ class TestHold:
         assert reservation.price == 99_000
         assert reservation.created_at == now
         assert reservation.expires_at == now + dt.timedelta(seconds=120)
-        assert seat_is_taken(seat=reservation.seat, now=now)
+        assert seat_taken(reservation.seat, now)
 
     @pytest.mark.parametrize("trait", [{}, {"confirmed": True}])
     def test_a_held_or_sold_seat_is_unavailable(self, user, concert_date, trait):
@@ -215,7 +215,7 @@ class TestRelease:
 
         reservation.refresh_from_db()
         assert reservation.status == Status.EXPIRED
-        assert not seat_is_taken(seat=reservation.seat, now=timezone.now())
+        assert not seat_taken(reservation.seat, timezone.now())
 
     @pytest.mark.parametrize("trait, status", [("confirmed", Status.CONFIRMED), ("expired", Status.EXPIRED)])
     def test_leaves_sold_and_expired_alone(self, concert_date, trait, status):
