@@ -7,7 +7,7 @@ from apps.common.schema import API_KEY_ERRORS, QUEUE_TOKEN_ERRORS, problem_respo
 from apps.common.throttles import ClientIpThrottle, SettingsRateThrottle
 from apps.queue.authentication import QueueTokenAuthentication
 from apps.queue.models import QueueEntry, QueueState
-from apps.queue.selectors import entry_place, queue_state_get
+from apps.queue.selectors import entry_place
 from apps.queue.services import queue_poll, queue_token_issue
 from apps.queue.tokens import token_for
 
@@ -21,9 +21,6 @@ class QueueTokenOutputSerializer(serializers.Serializer):
 
 
 def queue_token_body(entry: QueueEntry, state: QueueState | None = None) -> dict:
-    # Only a WAITING entry's place depends on the line; skip the read otherwise.
-    if state is None and entry.status == QueueEntry.Status.WAITING:
-        state = queue_state_get()
     position, wait = entry_place(entry=entry, state=state)
     return QueueTokenOutputSerializer(
         {

@@ -54,10 +54,12 @@ def seconds_per_admission(*, state: QueueState) -> float:
     return settings.QUEUE_ACTIVE_TTL_SECONDS / max(state.effective_active_limit, 1)
 
 
-def entry_place(*, entry: QueueEntry, state: QueueState | None) -> tuple[int, int]:
+def entry_place(*, entry: QueueEntry, state: QueueState | None = None) -> tuple[int, int]:
     """(position, estimated_wait_seconds). Position counts tickets ahead that have not yet
-    left the line, so it may overcount people who gave up mid-line; it never undercounts."""
+    left the line, so it may overcount people who gave up mid-line; it never undercounts.
+    Pass the state a poll already read; it is read here only when the entry waits."""
     if entry.status != QueueEntry.Status.WAITING:
         return 0, 0
+    state = state or queue_state_get()
     position = max(entry.ticket - state.now_serving, 1)
     return position, max(1, math.ceil(position * seconds_per_admission(state=state)))

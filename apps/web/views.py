@@ -26,8 +26,8 @@ from apps.accounts.services import user_create
 from apps.common.errors import ApplicationError
 from apps.concerts.selectors import concert_get, concert_list, parse_concert_date
 from apps.payments.services import payment_create
-from apps.queue.models import QueueEntry
-from apps.queue.selectors import entry_place, queue_state_get
+from apps.queue.models import QueueEntry, QueueState
+from apps.queue.selectors import entry_place
 from apps.queue.services import queue_poll, queue_token_issue
 from apps.queue.tokens import token_for
 from apps.reservations.models import Reservation
@@ -75,13 +75,8 @@ def queue_progress(*, position: int, start_position: int) -> int:
     return round(100 * (start_position - position + 1) / (start_position + 1))
 
 
-def _place(entry: QueueEntry) -> tuple[int, int]:
-    state = queue_state_get() if entry.status == QueueEntry.Status.WAITING else None
-    return entry_place(entry=entry, state=state)
-
-
-def _queue_report(request, entry: QueueEntry) -> dict:
-    position, wait_seconds = _place(entry)
+def _queue_report(request, entry: QueueEntry, state: QueueState | None = None) -> dict:
+    position, wait_seconds = entry_place(entry=entry, state=state)
     return {
         "status": entry.status,
         "position": position,
@@ -170,7 +165,7 @@ def queue_join(request, concert_id: int):
     entry, _created = queue_token_issue(user=request.web_user)
     token = token_for(entry)
     if token != request.session.get(visitor.QUEUE_TOKEN):
-        request.session[visitor.START_POSITION] = _place(entry)[0]
+        request.session[visitor.START_POSITION] = entry_place(entry=entry)[0]
     request.session[visitor.QUEUE_TOKEN] = token
     request.session[visitor.CONCERT_ID] = concert_id
     if entry.status == QueueEntry.Status.ACTIVE:
@@ -184,7 +179,7 @@ def queue_join(request, concert_id: int):
 def waiting_room(request, concert_id: int):
     try:
         concert = concert_get(concert_id=concert_id)
-        entry, _state = queue_poll(entry=visitor.queue_entry(request))
+        entry, state = queue_poll(entry=visitor.queue_entry(request))
     except ApplicationError as error:
         if error.code != "CONCERT_NOT_FOUND":
             visitor.forget_queue_token(request)
@@ -192,7 +187,7 @@ def waiting_room(request, concert_id: int):
         return redirect("web:home")
     if entry.status == QueueEntry.Status.ACTIVE:
         return redirect("web:dates", concert_id=concert_id)
-    return render(request, "web/waiting_room.html", {"concert": concert, **_queue_report(request, entry)})
+    return render(request, "web/waiting_room.html", {"concert": concert, **_queue_report(request, entry, state)})
 
 
 @never_cache
@@ -207,11 +202,11 @@ def queue_status(request):
             status=401,
         )
     try:
-        entry, _state = queue_poll(entry=visitor.queue_entry(request))
+        entry, state = queue_poll(entry=visitor.queue_entry(request))
     except ApplicationError as error:
         visitor.forget_queue_token(request)
         return JsonResponse({"status": "ENDED", "message": error_text(error), "next_url": reverse("web:home")})
-    return JsonResponse(_queue_report(request, entry))
+    return JsonResponse(_queue_report(request, entry, state))
 
 
 # --- booking ---
