@@ -3,6 +3,16 @@ from rest_framework import serializers
 MAX_BIGINT = 2**63 - 1
 
 
+def positive_int_or_none(value: str, *, maximum: int = MAX_BIGINT) -> int | None:
+    """Text naming a whole number from 1 to `maximum`, else None. ASCII digits only:
+    str.isdigit() also accepts "²" and other scripts' digits, and int() refuses strings of
+    more than 4,300 digits, so the length is checked first."""
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(maximum))):
+        return None
+    number = int(value)
+    return number if 0 < number <= maximum else None
+
+
 class StrictIntegerField(serializers.IntegerField):
     """An integer that must be a JSON integer: "5", 5.0 and true are rejected, not coerced."""
 

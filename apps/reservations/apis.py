@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.fields import MAX_BIGINT, StrictIntegerField
+from apps.common.fields import MAX_BIGINT, StrictIntegerField, positive_int_or_none
 from apps.common.pagination import paginated_response, paginated_schema
 from apps.common.schema import API_KEY_ERRORS, QUEUE_TOKEN_ERRORS, problem_responses
 from apps.concerts.errors import InvalidDate
@@ -26,9 +26,8 @@ class BookingApi(APIView):
 
 
 def parse_id(value: str) -> int:
-    """A path id; anything that is not a storable positive integer names nothing (-> 0).
-    ASCII only: str.isdigit() also accepts "²" (which int() rejects) and other scripts' digits."""
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_BIGINT else 0
+    """A path id; anything that is not a storable positive integer names nothing (-> 0)."""
+    return positive_int_or_none(value) or 0
 
 
 class ConcertDateField(serializers.DateField):

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.selectors import user_for_api_key
 from apps.accounts.services import user_create
 from apps.common.errors import ApplicationError
+from apps.common.fields import positive_int_or_none
 from apps.concerts.selectors import concert_get, concert_list, parse_concert_date
 from apps.payments.services import payment_create
 from apps.queue.models import QueueEntry, QueueState
@@ -307,8 +308,7 @@ def seats(request, concert_id: int, date: str):
 
 def _positive_ints(values: list[str]) -> list[int]:
     """Form values that are whole positive numbers, each once, in order; the rest are dropped."""
-    numbers = {int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 18}
-    return sorted(number for number in numbers if number > 0)
+    return sorted({number for value in values if (number := positive_int_or_none(value)) is not None})
 
 
 @require_POST

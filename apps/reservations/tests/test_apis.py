@@ -24,7 +24,7 @@ from apps.reservations.tests.helpers import (
 pytestmark = pytest.mark.django_db
 
 Status = Reservation.Status
-IMPOSSIBLE_PATH_IDS = ["0", "-1", "abc", "1.5", "²", "١", str(MAX_BIGINT + 1), "9" * 40]
+IMPOSSIBLE_PATH_IDS = ["0", "-1", "abc", "1.5", "²", "١", str(MAX_BIGINT + 1), "9" * 40, "9" * 5000]
 
 
 def _days(n: int) -> dt.date:

@@ -3,14 +3,16 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from apps.common.fields import positive_int_or_none
 from apps.reservations.services import holds_sweep
 
 
 def positive_int(value: str) -> int:
     # 0 would silently mean "the default" in holds_sweep, and a negative slice is a crash.
-    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+    number = positive_int_or_none(value)
+    if number is None:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
-    return int(value)
+    return number
 
 
 class Command(BaseCommand):
