@@ -26,8 +26,8 @@ def _wallet_apply(*, user: User, amount: int, kind: str, reference: str) -> Ledg
 
 
 def _wallet_ensure(*, user: User) -> None:
-    if not Wallet.objects.filter(user=user).exists():
-        Wallet.objects.get_or_create(user=user)
+    # A user has no wallet until the first change; get_or_create also settles two first charges at once.
+    Wallet.objects.get_or_create(user=user)
 
 
 @transaction.atomic
