@@ -11,14 +11,17 @@ def liveness(request):
 
 
 def health(request):
-    """Liveness plus a real round trip to the database."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError:
-        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    """Liveness plus a real round trip to the database. A kept connection that broke (the
+    database restarted since) is not a verdict: the check retries once on a new one."""
+    for _ in range(2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+            return JsonResponse({"status": "ok", "database": "ok"})
+        except DatabaseError:
+            connection.close()
+    return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
 
 
 def not_found(request, exception=None):

@@ -2,10 +2,19 @@ import datetime as dt
 import math
 
 from django.conf import settings
+from django.db import connection
 
+from apps.common.sql import column_names, instance_from_row
 from apps.queue.models import QueueEntry, QueueState
 
 QUEUE_STATE_PK = 1
+_STATE_FIELDS = column_names(QueueState)
+# Every waiting poll and token issue asks both; one statement instead of two ORM queries.
+_STATE_AND_ACTIVE_COUNT = """
+    SELECT {}, (SELECT count(*) FROM {} WHERE status = 'ACTIVE' AND expires_at > %s)
+      FROM {} WHERE id = {}""".format(
+    ", ".join(_STATE_FIELDS), QueueEntry._meta.db_table, QueueState._meta.db_table, QUEUE_STATE_PK
+)
 
 
 def queue_state_get() -> QueueState:
@@ -35,6 +44,16 @@ def entry_effective_status(*, entry: QueueEntry, now: dt.datetime) -> str:
 def active_count(*, now: dt.datetime) -> int:
     """At most the active limit rows, read through a partial index: cheap however long the line."""
     return QueueEntry.objects.filter(status=QueueEntry.Status.ACTIVE, expires_at__gt=now).count()
+
+
+def queue_state_and_active_count(*, now: dt.datetime) -> tuple[QueueState, int]:
+    """The control row (unlocked) and how many tokens are ACTIVE at `now`."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_AND_ACTIVE_COUNT, [connection.ops.adapt_datetimefield_value(now)])
+        row = cursor.fetchone()
+    if row is None:  # not written yet (a flushed database): its defaults
+        return QueueState(pk=QUEUE_STATE_PK), active_count(now=now)
+    return instance_from_row(QueueState, _STATE_FIELDS, row[:-1]), row[-1]
 
 
 def waiting_head_ticket() -> int | None:

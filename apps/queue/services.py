@@ -16,6 +16,7 @@ from apps.queue.selectors import (
     active_count,
     entry_effective_status,
     entry_is_abandoned,
+    queue_state_and_active_count,
     queue_state_get,
     waiting_head_ticket,
 )
@@ -121,8 +122,8 @@ def _keep_alive(*, entry: QueueEntry, now: dt.datetime) -> None:
         entry.last_seen_at = now
 
 
-def _slot_may_be_free(*, state: QueueState, now: dt.datetime) -> bool:
-    return not state.paused and active_count(now=now) < state.effective_active_limit
+def _slot_may_be_free(*, state: QueueState, active: int) -> bool:
+    return not state.paused and active < state.effective_active_limit
 
 
 def _live_entry(*, user: User, now: dt.datetime) -> QueueEntry | None:
@@ -168,7 +169,8 @@ def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[Qu
     live = _live_entry(user=user, now=now)
     if live is not None:
         return live, False
-    slot_may_be_free = _slot_may_be_free(state=queue_state_get(), now=now)
+    state, active = queue_state_and_active_count(now=now)
+    slot_may_be_free = _slot_may_be_free(state=state, active=active)
     try:
         with transaction.atomic():
             _commit_without_waiting_for_disk()
@@ -197,8 +199,8 @@ def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> tuple[Qu
     if entry.status != Status.WAITING:
         return entry, None
     _keep_alive(entry=entry, now=now)
-    state = queue_state_get()
-    if _slot_may_be_free(state=state, now=now):
+    state, active = queue_state_and_active_count(now=now)
+    if _slot_may_be_free(state=state, active=active):
         queue_admit(now=now)
         entry.refresh_from_db()
         state = queue_state_get() if entry.status == Status.WAITING else None

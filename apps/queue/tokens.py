@@ -5,22 +5,21 @@ token can be handed back on re-issue. Checking one costs an HMAC, one primary-ke
 a constant-time compare.
 """
 
-import datetime as dt
 import secrets
 
 from django.core import signing
 from django.db import connection
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from apps.accounts.models import User
+from apps.common.sql import column_names, instance_from_row
 from apps.queue.errors import QueueTokenInvalid
 from apps.queue.models import QueueEntry
 
 _signer = signing.Signer(salt="apps.queue.token")
 MAX_TOKEN_LENGTH = 200
-_ENTRY_FIELDS = [field.attname for field in QueueEntry._meta.concrete_fields]
-_USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
+_ENTRY_FIELDS = column_names(QueueEntry)
+_USER_FIELDS = column_names(User)
 # Every booking request and poll runs this lookup. It is the SQL select_related("user") would
 # send, written out once: the ORM building that query each time cost ten times the query.
 _ENTRY_WITH_USER = "SELECT {}, {} FROM {} e JOIN {} u ON u.id = e.user_id WHERE e.id = %s".format(
@@ -60,12 +59,6 @@ def _entry_with_user(entry_pk: int) -> QueueEntry | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    # Django's converters are skipped on this path; the one that matters is SQLite's, which
-    # returns naive datetimes (stored in UTC) where PostgreSQL returns aware ones.
-    values = [
-        timezone.make_aware(value, dt.UTC) if isinstance(value, dt.datetime) and timezone.is_naive(value) else value
-        for value in row
-    ]
-    entry = QueueEntry.from_db(connection.alias, _ENTRY_FIELDS, values[: len(_ENTRY_FIELDS)])
-    entry.user = User.from_db(connection.alias, _USER_FIELDS, values[len(_ENTRY_FIELDS) :])
+    entry = instance_from_row(QueueEntry, _ENTRY_FIELDS, row[: len(_ENTRY_FIELDS)])
+    entry.user = instance_from_row(User, _USER_FIELDS, row[len(_ENTRY_FIELDS) :])
     return entry

@@ -16,20 +16,41 @@ def test_health_checks_the_database(client):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
+class BrokenCursor:
+    def __enter__(self):
+        raise OperationalError("server closed the connection")
+
+    def __exit__(self, *args):
+        return False
+
+
+@pytest.mark.django_db(transaction=True)  # the check closes the broken connection
 def test_health_is_503_when_the_database_is_unreachable(client, monkeypatch):
-    class BrokenCursor:
-        def __enter__(self):
-            raise OperationalError("server closed the connection")
-
-        def __exit__(self, *args):
-            return False
-
     monkeypatch.setattr(views.connection, "cursor", lambda: BrokenCursor())
 
     response = client.get("/health")
 
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_retries_once_on_a_new_connection_after_a_restart(client, monkeypatch):
+    """Kept connections are not health-checked before reuse, so after a database restart
+    the first use of one fails; /health must not report that as the database being down."""
+    real_cursor = views.connection.cursor
+    attempts = []
+
+    def cursor():
+        attempts.append(1)
+        return BrokenCursor() if len(attempts) == 1 else real_cursor()
+
+    monkeypatch.setattr(views.connection, "cursor", cursor)
+
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert len(attempts) == 2
 
 
 def test_liveness_answers_without_the_database(client, django_assert_num_queries):
