@@ -1,11 +1,21 @@
+from django.db import connection
+
 from apps.accounts.models import ApiKey, User
 from apps.accounts.services import api_key_digest
+from apps.common.sql import column_names, instance_from_row
+
+_USER_FIELDS = column_names(User)
+# Every request with an API key runs this; written out once, like the queue-token lookup.
+_USER_FOR_DIGEST = "SELECT {} FROM {} u JOIN {} k ON k.user_id = u.id WHERE k.digest = %s AND u.is_active".format(
+    ", ".join(f"u.{name}" for name in _USER_FIELDS), User._meta.db_table, ApiKey._meta.db_table
+)
 
 
 def user_for_api_key(*, key: str) -> User | None:
-    # `digest` is unique, so at most one row; iterating skips the ORDER BY that .first() adds.
-    rows = ApiKey.objects.select_related("user").filter(digest=api_key_digest(key), user__is_active=True)
-    return next((api_key.user for api_key in rows), None)
+    with connection.cursor() as cursor:
+        cursor.execute(_USER_FOR_DIGEST, [api_key_digest(key)])
+        row = cursor.fetchone()  # `digest` is unique: at most one row
+    return None if row is None else instance_from_row(User, _USER_FIELDS, row)
 
 
 def active_user_get(*, user_id: int) -> User | None:

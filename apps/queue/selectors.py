@@ -9,17 +9,32 @@ from apps.queue.models import QueueEntry, QueueState
 
 QUEUE_STATE_PK = 1
 _STATE_FIELDS = column_names(QueueState)
-# Every waiting poll and token issue asks both; one statement instead of two ORM queries.
-_STATE_AND_ACTIVE_COUNT = """
-    SELECT {}, (SELECT count(*) FROM {} WHERE status = 'ACTIVE' AND expires_at > %s)
-      FROM {} WHERE id = {}""".format(
-    ", ".join(_STATE_FIELDS), QueueEntry._meta.db_table, QueueState._meta.db_table, QUEUE_STATE_PK
-)
+_ENTRY_FIELDS = column_names(QueueEntry)
+# Polls and token issues read these on every request: written out once, not built by the ORM.
+_STATE = f"SELECT {', '.join(_STATE_FIELDS)} FROM {QueueState._meta.db_table} WHERE id = {QUEUE_STATE_PK}"
+_STATE_AND_ACTIVE_COUNT = f"""
+    SELECT {", ".join(_STATE_FIELDS)},
+           (SELECT count(*) FROM {QueueEntry._meta.db_table} WHERE status = 'ACTIVE' AND expires_at > %s)
+      FROM {QueueState._meta.db_table} WHERE id = {QUEUE_STATE_PK}"""
+_LIVE_ENTRY = f"""
+    SELECT {", ".join(_ENTRY_FIELDS)} FROM {QueueEntry._meta.db_table}
+     WHERE user_id = %s AND status IN ('WAITING', 'ACTIVE')"""
 
 
 def queue_state_get() -> QueueState:
     """The control row, unlocked; its defaults if it has not been written yet."""
-    return QueueState.objects.filter(pk=QUEUE_STATE_PK).first() or QueueState(pk=QUEUE_STATE_PK)
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE)
+        row = cursor.fetchone()
+    return QueueState(pk=QUEUE_STATE_PK) if row is None else instance_from_row(QueueState, _STATE_FIELDS, row)
+
+
+def live_entry_get(*, user_id: int) -> QueueEntry | None:
+    """The user's WAITING or ACTIVE entry, as stored (it may have lapsed): at most one."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LIVE_ENTRY, [user_id])
+        row = cursor.fetchone()
+    return None if row is None else instance_from_row(QueueEntry, _ENTRY_FIELDS, row)
 
 
 def abandon_cutoff(now: dt.datetime) -> dt.datetime:

@@ -16,6 +16,7 @@ from apps.queue.selectors import (
     active_count,
     entry_effective_status,
     entry_is_abandoned,
+    live_entry_get,
     queue_state_and_active_count,
     queue_state_get,
     waiting_head_ticket,
@@ -128,7 +129,7 @@ def _slot_may_be_free(*, state: QueueState, active: int) -> bool:
 
 def _live_entry(*, user: User, now: dt.datetime) -> QueueEntry | None:
     """The user's live entry, kept alive; a lapsed one is ended (one live entry per user)."""
-    live = QueueEntry.objects.filter(user=user, status__in=[Status.WAITING, Status.ACTIVE]).first()
+    live = live_entry_get(user_id=user.pk)
     if live is None:
         return None
     if entry_effective_status(entry=live, now=now) == Status.EXPIRED:
