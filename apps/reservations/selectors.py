@@ -31,19 +31,18 @@ def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> Quer
 
 # The seat map and the first step of a hold are what a rush hammers, so they are hand-written
 # queries: the ORM building them cost more than PostgreSQL running them (BENCHMARKS.md).
-# _LIVE_STATUS is `taken_q` in SQL (None when the seat is free, else HELD or CONFIRMED); the
-# selector tests check the two agree for every kind of reservation.
-_LIVE_STATUS = f"""
-    (SELECT r.status FROM {Reservation._meta.db_table} r
-      WHERE r.seat_id = s.id
-        AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
-      LIMIT 1)"""
+# The join finds the seat's live reservation, `taken_q` in SQL: at most one row, because the
+# unique index on live reservations allows one HELD or CONFIRMED row per seat. `r.status` is
+# None when the seat is free; the selector tests check the SQL and `taken_q` agree.
 _SEATS_OF_DATE = f"""
-      FROM {Seat._meta.db_table} s JOIN {ConcertDate._meta.db_table} d ON d.id = s.concert_date_id
+      FROM {Seat._meta.db_table} s
+      JOIN {ConcertDate._meta.db_table} d ON d.id = s.concert_date_id
+      LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id
+           AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
      WHERE d.concert_id = %(concert_id)s AND d.date = %(date)s"""
-_SEAT_MAP = f"SELECT s.number, s.price, {_LIVE_STATUS} {_SEATS_OF_DATE} ORDER BY s.number"
+_SEAT_MAP = f"SELECT s.number, s.price, r.status {_SEATS_OF_DATE} ORDER BY s.number"
 _SEAT_FOR_HOLD = f"""
-    SELECT s.id, s.number, s.price, d.id, d.concert_id, d.date, {_LIVE_STATUS}
+    SELECT s.id, s.number, s.price, d.id, d.concert_id, d.date, r.status
     {_SEATS_OF_DATE} AND s.number = %(seat_number)s"""
 
 

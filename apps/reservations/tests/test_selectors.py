@@ -89,6 +89,8 @@ class TestSeatMap:
         ReservationFactory(seat=seats[4])
         ReservationFactory(seat=seats[6], lapsed=True)
         ReservationFactory(seat=seats[8], expired=True)
+        for number in (2, 4):  # ended reservations beside the live one: still one row per seat
+            ReservationFactory(seat=seats[number], expired=True)
 
         result = seat_map(concert_id=concert_date.concert_id, date=concert_date.date, now=timezone.now())
 
