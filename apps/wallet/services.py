@@ -1,27 +1,31 @@
 """Every change to a wallet goes through `_wallet_apply`: one conditional UPDATE (so concurrent
 changes never lose an update and the balance never leaves its range), then a ledger row."""
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from apps.accounts.models import User
 from apps.wallet.errors import InsufficientBalance, InvalidAmount
 from apps.wallet.models import MAX_BALANCE, MAX_CHARGE, LedgerEntry, Wallet
 
+# The ORM's update() cannot return the balance it made: written out, it is one round trip.
+_APPLY = f"""
+    UPDATE {Wallet._meta.db_table} SET balance = balance + %(amount)s
+     WHERE user_id = %(user_id)s AND balance + %(amount)s BETWEEN 0 AND %(max_balance)s
+    RETURNING id, balance"""
+
 
 def _wallet_apply(*, user: User, amount: int, kind: str, reference: str) -> LedgerEntry | None:
-    """Add `amount` (signed) if the result stays within 0..MAX_BALANCE; None if it would not."""
-    wallets = Wallet.objects.filter(user=user)
-    if amount >= 0:
-        updated = wallets.filter(balance__lte=MAX_BALANCE - amount).update(balance=F("balance") + amount)
-    else:
-        updated = wallets.filter(balance__gte=-amount).update(balance=F("balance") + amount)
-    if not updated:
+    """Add `amount` (signed) if the result stays within 0..MAX_BALANCE; None if it would not.
+    The row stays locked by the UPDATE until commit, so the ledger row records the balance
+    this change made."""
+    with connection.cursor() as cursor:
+        cursor.execute(_APPLY, {"amount": amount, "user_id": user.pk, "max_balance": MAX_BALANCE})
+        row = cursor.fetchone()
+    if row is None:
         return None
-    # The row stays locked by our UPDATE until commit, so this is the balance we made.
-    wallet = wallets.only("id", "balance").get()
+    wallet_id, balance = row
     return LedgerEntry.objects.create(
-        wallet=wallet, kind=kind, amount=amount, balance_after=wallet.balance, reference=reference
+        wallet_id=wallet_id, kind=kind, amount=amount, balance_after=balance, reference=reference
     )
 
 
