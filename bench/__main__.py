@@ -491,6 +491,17 @@ class Bench:
             )
             row.problems += self.unexpected(result, {200})
             self.add(row)
+        # What any endpoint with one database round trip can reach here: a plain Django view
+        # (no DRF, no ORM) that runs `SELECT 1`. The gap between it and the floor is the price
+        # of the round trip alone.
+        reqs = [{"method": "GET", "path": "/health"}]
+        result, floor = self.paired("1r-health", reqs, conns=sizes.conns)
+        row = Row(
+            id="1r", name="reference: GET /health, plain view + SELECT 1", tool=result["tool"], conns=sizes.conns
+        )
+        row.result, row.floor = result, floor
+        row.problems += self.unexpected(result, {200})
+        self.add(row)
 
     def s2_seat_map(self) -> None:
         sizes = self.sizes
