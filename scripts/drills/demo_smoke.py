@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,12 +34,23 @@ def main() -> int:
     demo = subprocess.Popen(
         ["scripts/demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
+    # Read the demo's output as it comes: a full pipe would stall it, and the cluster's
+    # "running" line says when Ctrl-C is meaningful (a signal that lands while qcluster is
+    # still forking its workers can leave one of them behind, which is not what this checks).
+    output: list[str] = []
+
+    def read_output() -> None:
+        for line in demo.stdout:
+            output.append(line.decode(errors="replace"))
+
+    reader = threading.Thread(target=read_output)
+    reader.start()
     api = Api(port)
     try:
         deadline = time.monotonic() + 300  # a fresh machine installs the requirements first
         while api.call("GET", "/health").status != 200:
             if demo.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"FAIL scripts/demo did not come up:\n{demo.stdout.read().decode()[-3000:]}")
+                raise SystemExit(f"FAIL scripts/demo did not come up:\n{''.join(output)[-3000:]}")
             time.sleep(0.5)
         print(f"demo_smoke: scripts/demo on SQLite at 127.0.0.1:{port}")
         signup = expect(api.call("POST", "/api/v1/users", {"username": "smoke"}), 201, "sign up")
@@ -59,13 +71,18 @@ def main() -> int:
         expect(api.call("GET", "/api/docs/"), 200, "Swagger UI")
         expect(api.call("GET", "/"), 200, "web start page")
         assert dt.date.fromisoformat(date) >= dt.date.today()
+        while not any("] running." in line for line in output):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"FAIL the demo's qcluster never said it was running:\n{''.join(output)[-3000:]}")
+            time.sleep(0.2)
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C
         try:
             demo.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(demo.pid, signal.SIGKILL)
-            raise SystemExit("FAIL Ctrl-C did not stop scripts/demo") from None
+            raise SystemExit(f"FAIL Ctrl-C did not stop scripts/demo:\n{''.join(output)[-3000:]}") from None
+        reader.join(timeout=10)
     leftovers = subprocess.run(["pgrep", "-g", str(demo.pid)], capture_output=True, text=True).stdout.split()
     if leftovers:
         raise SystemExit(f"FAIL processes left after Ctrl-C: {leftovers}")
