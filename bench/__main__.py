@@ -496,9 +496,7 @@ class Bench:
         # of the round trip alone.
         reqs = [{"method": "GET", "path": "/health"}]
         result, floor = self.paired("1r-health", reqs, conns=sizes.conns)
-        row = Row(
-            id="1r", name="reference: GET /health, plain view + SELECT 1", tool=result["tool"], conns=sizes.conns
-        )
+        row = Row(id="1r", name="reference: GET /health, plain view + SELECT 1", tool=result["tool"], conns=sizes.conns)
         row.result, row.floor = result, floor
         row.problems += self.unexpected(result, {200})
         self.add(row)
@@ -600,6 +598,15 @@ class Bench:
             problems=problems,
         )
         self.add(row)
+        # The same burst on the floor view: how long 500 requests at once take here when the
+        # app does nothing at all.
+        floor = self.run_py(
+            "4-floor-burst", {"mode": "burst", "requests": [{"method": "GET", "path": "/health/live"}] * n}, timeout=180
+        )
+        floor["tool"], floor["conns"] = "py", n
+        reference = Row(id="4r", name=f"reference: {n} concurrent GET /health/live", tool="py", conns=n, result=floor)
+        reference.problems += self.unexpected(floor, {200})
+        self.add(reference)
         seed.queue_reset()
 
     def s5_spread_rush(self) -> None:
