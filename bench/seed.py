@@ -152,7 +152,7 @@ def line_seed(*, prefix: str, first: int, count: int, status: str) -> None:
                 INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email,
                                            is_staff, is_active, date_joined)
                 SELECT '!', false, %s || g, '', '', '', false, true, now()
-                FROM generate_series(%s, %s) AS g
+                FROM generate_series(%s::bigint, %s::bigint) AS g
                 RETURNING id
             )
             INSERT INTO queue_queueentry (ticket, nonce, status, created_at, last_seen_at, admitted_at,
