@@ -18,6 +18,8 @@ def _wallet_apply(*, user: User, amount: int, kind: str, reference: str) -> Ledg
     """Add `amount` (signed) if the result stays within 0..MAX_BALANCE; None if it would not.
     The row stays locked by the UPDATE until commit, so the ledger row records the balance
     this change made."""
+    if not -MAX_BALANCE <= amount <= MAX_BALANCE:
+        return None  # out of range whatever the balance; in SQL the sum could overflow bigint
     with connection.cursor() as cursor:
         cursor.execute(_APPLY, {"amount": amount, "user_id": user.pk, "max_balance": MAX_BALANCE})
         row = cursor.fetchone()

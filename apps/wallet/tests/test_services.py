@@ -2,7 +2,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from apps.wallet.errors import InsufficientBalance, InvalidAmount
-from apps.wallet.models import LedgerEntry, Wallet
+from apps.wallet.models import MAX_BALANCE, LedgerEntry, Wallet
 from apps.wallet.selectors import wallet_balance
 from apps.wallet.services import wallet_adjust, wallet_charge, wallet_debit
 
@@ -44,6 +44,18 @@ def test_adjustment_goes_through_the_ledger(user):
     with pytest.raises(InvalidAmount):
         wallet_adjust(user=user, amount=-71, reason="too much")
     assert wallet_balance(user=user) == 70
+
+
+@pytest.mark.parametrize("amount", [2**63 - 1, -(2**63) + 1, MAX_BALANCE + 1])
+def test_an_adjustment_beyond_any_balance_is_refused_and_changes_nothing(user, amount):
+    """Staff type the amount in the admin; however large, it is a refusal, not a crash."""
+    wallet_charge(user=user, amount=5)
+
+    with pytest.raises(InvalidAmount):
+        wallet_adjust(user=user, amount=amount, reason="typo")
+
+    assert wallet_balance(user=user) == 5
+    assert LedgerEntry.objects.count() == 1
 
 
 def test_the_database_refuses_a_negative_balance(user):
