@@ -1,8 +1,9 @@
 import re
 
+import psycopg
 import pytest
 import yaml
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from apps.common import views
 
@@ -35,22 +36,21 @@ def test_health_is_503_when_the_database_is_unreachable(client, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_health_retries_once_on_a_new_connection_after_a_restart(client, monkeypatch):
-    """Kept connections are not health-checked before reuse, so after a database restart
-    the first use of one fails; /health must not report that as the database being down."""
-    real_cursor = views.connection.cursor
-    attempts = []
-
-    def cursor():
-        attempts.append(1)
-        return BrokenCursor() if len(attempts) == 1 else real_cursor()
-
-    monkeypatch.setattr(views.connection, "cursor", cursor)
+def test_health_retries_once_on_a_new_connection_after_a_restart(client):
+    """Kept connections are not health-checked before reuse, so after the server drops one
+    its next use fails; /health must reconnect rather than report the database down."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [backend])
 
     response = client.get("/health")
 
     assert response.status_code == 200
-    assert len(attempts) == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != backend
 
 
 def test_liveness_answers_without_the_database(client, django_assert_num_queries):
