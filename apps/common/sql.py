@@ -1,5 +1,6 @@
 """Hand-written queries on the hot paths: rows turned into model instances without the ORM
-building the SQL each time (which costs more than PostgreSQL running it; see BENCHMARKS.md)."""
+building the SQL each time (which costs more than PostgreSQL running it; see BENCHMARKS.md).
+They run on the default database, the only one this project has."""
 
 import functools
 
@@ -15,14 +16,14 @@ def instance_from_row(model: type[Model], names: list[str], values) -> Model:
     """A model instance as the ORM would load it from these columns, through the same
     converters (on SQLite, for one, datetimes come back naive and booleans as integers)."""
     converted = list(values)
-    for index, column, converters in _converters(model, tuple(names), connection.vendor):
+    for index, column, converters in _converters(model, tuple(names)):
         for convert in converters:
             converted[index] = convert(converted[index], column, connection)
     return model.from_db(connection.alias, names, converted)
 
 
 @functools.cache
-def _converters(model: type[Model], names: tuple[str, ...], vendor: str) -> list[tuple]:
+def _converters(model: type[Model], names: tuple[str, ...]) -> list[tuple]:
     by_attname = {field.attname: field for field in model._meta.concrete_fields}
     found = []
     for index, name in enumerate(names):
