@@ -1,8 +1,6 @@
-from django.db import connection
-
 from apps.accounts.models import ApiKey, User
 from apps.accounts.services import api_key_digest
-from apps.common.sql import column_names, instance_from_row
+from apps.common.sql import column_names, fetch_one, instance_from_row
 
 _USER_FIELDS = column_names(User)
 # Every request with an API key runs this; written out once, like the queue-token lookup.
@@ -12,9 +10,7 @@ _USER_FOR_DIGEST = "SELECT {} FROM {} u JOIN {} k ON k.user_id = u.id WHERE k.di
 
 
 def user_for_api_key(*, key: str) -> User | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_USER_FOR_DIGEST, [api_key_digest(key)])
-        row = cursor.fetchone()  # `digest` is unique: at most one row
+    row = fetch_one(_USER_FOR_DIGEST, [api_key_digest(key)])  # `digest` is unique: at most one row
     return None if row is None else instance_from_row(User, _USER_FIELDS, row)
 
 

@@ -8,6 +8,12 @@ from django.db import connection
 from django.db.models import Model
 
 
+def fetch_one(sql: str, params=()) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def column_names(model: type[Model]) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 

@@ -4,36 +4,46 @@ import math
 from django.conf import settings
 from django.db import connection
 
-from apps.common.sql import column_names, instance_from_row
+from apps.common.sql import column_names, fetch_one, instance_from_row
 from apps.queue.models import QueueEntry, QueueState
 
 QUEUE_STATE_PK = 1
 _STATE_FIELDS = column_names(QueueState)
 _ENTRY_FIELDS = column_names(QueueEntry)
 # Polls and token issues read these on every request: written out once, not built by the ORM.
-_STATE = f"SELECT {', '.join(_STATE_FIELDS)} FROM {QueueState._meta.db_table} WHERE id = {QUEUE_STATE_PK}"
-_STATE_AND_ACTIVE_COUNT = f"""
-    SELECT {", ".join(_STATE_FIELDS)},
-           (SELECT count(*) FROM {QueueEntry._meta.db_table} WHERE status = 'ACTIVE' AND expires_at > %s)
-      FROM {QueueState._meta.db_table} WHERE id = {QUEUE_STATE_PK}"""
+# The count reads at most the active limit rows, through a partial index, however long the line.
+_ACTIVE_COUNT = f"(SELECT count(*) FROM {QueueEntry._meta.db_table} WHERE status = 'ACTIVE' AND expires_at > %s)"
+_STATE_ROW = f"{', '.join(_STATE_FIELDS)} FROM {QueueState._meta.db_table} WHERE id = {QUEUE_STATE_PK}"
 _LIVE_ENTRY = f"""
     SELECT {", ".join(_ENTRY_FIELDS)} FROM {QueueEntry._meta.db_table}
      WHERE user_id = %s AND status IN ('WAITING', 'ACTIVE')"""
 
 
-def queue_state_get() -> QueueState:
-    """The control row, unlocked; its defaults if it has not been written yet."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE)
-        row = cursor.fetchone()
+def _state_from(row: tuple | None) -> QueueState:
+    """The control row; its defaults if it has not been written yet (a flushed database)."""
     return QueueState(pk=QUEUE_STATE_PK) if row is None else instance_from_row(QueueState, _STATE_FIELDS, row)
+
+
+def queue_state_get() -> QueueState:
+    """The control row, unlocked."""
+    return _state_from(fetch_one(f"SELECT {_STATE_ROW}"))
+
+
+def active_count(*, now: dt.datetime) -> int:
+    return fetch_one(f"SELECT {_ACTIVE_COUNT}", [connection.ops.adapt_datetimefield_value(now)])[0]
+
+
+def queue_state_and_active_count(*, now: dt.datetime) -> tuple[QueueState, int]:
+    """The control row (unlocked) and how many tokens are ACTIVE at `now`, in one query."""
+    row = fetch_one(f"SELECT {_ACTIVE_COUNT}, {_STATE_ROW}", [connection.ops.adapt_datetimefield_value(now)])
+    if row is None:
+        return _state_from(None), active_count(now=now)
+    return _state_from(row[1:]), row[0]
 
 
 def live_entry_get(*, user_id: int) -> QueueEntry | None:
     """The user's WAITING or ACTIVE entry, as stored (it may have lapsed): at most one."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LIVE_ENTRY, [user_id])
-        row = cursor.fetchone()
+    row = fetch_one(_LIVE_ENTRY, [user_id])
     return None if row is None else instance_from_row(QueueEntry, _ENTRY_FIELDS, row)
 
 
@@ -54,21 +64,6 @@ def entry_effective_status(*, entry: QueueEntry, now: dt.datetime) -> str:
     if entry_is_abandoned(entry=entry, now=now):
         return QueueEntry.Status.EXPIRED
     return entry.status
-
-
-def active_count(*, now: dt.datetime) -> int:
-    """At most the active limit rows, read through a partial index: cheap however long the line."""
-    return QueueEntry.objects.filter(status=QueueEntry.Status.ACTIVE, expires_at__gt=now).count()
-
-
-def queue_state_and_active_count(*, now: dt.datetime) -> tuple[QueueState, int]:
-    """The control row (unlocked) and how many tokens are ACTIVE at `now`."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE_AND_ACTIVE_COUNT, [connection.ops.adapt_datetimefield_value(now)])
-        row = cursor.fetchone()
-    if row is None:  # not written yet (a flushed database): its defaults
-        return QueueState(pk=QUEUE_STATE_PK), active_count(now=now)
-    return instance_from_row(QueueState, _STATE_FIELDS, row[:-1]), row[-1]
 
 
 def waiting_head_ticket() -> int | None:

@@ -8,11 +8,10 @@ a constant-time compare.
 import secrets
 
 from django.core import signing
-from django.db import connection
 from django.utils.crypto import constant_time_compare
 
 from apps.accounts.models import User
-from apps.common.sql import column_names, instance_from_row
+from apps.common.sql import column_names, fetch_one, instance_from_row
 from apps.queue.errors import QueueTokenInvalid
 from apps.queue.models import QueueEntry
 
@@ -54,9 +53,7 @@ def entry_for_token(token: str) -> QueueEntry:
 
 
 def _entry_with_user(entry_pk: int) -> QueueEntry | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_ENTRY_WITH_USER, [entry_pk])
-        row = cursor.fetchone()
+    row = fetch_one(_ENTRY_WITH_USER, [entry_pk])
     if row is None:
         return None
     entry = instance_from_row(QueueEntry, _ENTRY_FIELDS, row[: len(_ENTRY_FIELDS)])

@@ -1,9 +1,10 @@
 """Every change to a wallet goes through `_wallet_apply`: one conditional UPDATE (so concurrent
 changes never lose an update and the balance never leaves its range), then a ledger row."""
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.accounts.models import User
+from apps.common.sql import fetch_one
 from apps.wallet.errors import InsufficientBalance, InvalidAmount
 from apps.wallet.models import MAX_BALANCE, MAX_CHARGE, LedgerEntry, Wallet
 
@@ -20,9 +21,7 @@ def _wallet_apply(*, user: User, amount: int, kind: str, reference: str) -> Ledg
     this change made."""
     if not -MAX_BALANCE <= amount <= MAX_BALANCE:
         return None  # out of range whatever the balance; in SQL the sum could overflow bigint
-    with connection.cursor() as cursor:
-        cursor.execute(_APPLY, {"amount": amount, "user_id": user.pk, "max_balance": MAX_BALANCE})
-        row = cursor.fetchone()
+    row = fetch_one(_APPLY, {"amount": amount, "user_id": user.pk, "max_balance": MAX_BALANCE})
     if row is None:
         return None
     wallet_id, balance = row
