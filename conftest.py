@@ -2,6 +2,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from apps.common.redis import get_redis
+
 
 def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -11,6 +13,8 @@ def pytest_configure(config):
             "Run scripts/test, or set DATABASE_URL=postgres://user@host:5432/dbname.",
             returncode=2,
         )
+    if not settings.REDIS_URL:
+        pytest.exit("The tests need Redis: run scripts/test, or set REDIS_URL=redis://host:6379/15.", returncode=2)
 
 
 @pytest.fixture(autouse=True)
@@ -28,10 +32,13 @@ def _test_speed_and_static_files(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
+def _fresh_shared_store():
+    """Each test starts with an empty Redis database (scripts/test points REDIS_URL at one of
+    its own): no waiting line, no throttle counts left over from another test."""
+    get_redis().flushdb()
     cache.clear()
     yield
-    cache.clear()
+    get_redis().flushdb()
 
 
 pytest_plugins = ["apps.common.tests.fixtures", "apps.reservations.tests.fixtures"]

@@ -160,18 +160,19 @@ STORAGES = {
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 
+# The shared store (apps/common/redis.py): the waiting room's hot state and the throttle
+# counters. Production needs it (`check --deploy`); without it the demo embeds one per process.
+REDIS_URL = env_str("REDIS_URL", "")
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_MS", 2000) / 1000
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "concert-booking",
     }
 }
-if env_str("REDIS_URL", ""):
-    # Shared throttle counters across gunicorn workers and hosts.
-    CACHES["default"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env_str("REDIS_URL", ""),
-    }
+if REDIS_URL:
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
 
 LOGGING = {
     "version": 1,
