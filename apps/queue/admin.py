@@ -1,26 +1,29 @@
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.queue.models import QueueEntry, QueueState
-from apps.queue.selectors import QUEUE_STATE_PK, abandon_cutoff
-from apps.queue.services import queue_entry_end, queue_state_update
+from apps.queue.selectors import QUEUE_STATE_PK
+from apps.queue.services import queue_entries_end, queue_line_counts, queue_state_update
 
 Status = QueueEntry.Status
 
 
 @admin.register(QueueEntry)
 class QueueEntryAdmin(admin.ModelAdmin):
-    list_display = ("ticket", "user", "status", "created_at", "admitted_at", "expires_at", "last_seen_at")
+    list_display = ("ticket", "user", "status", "created_at", "admitted_at", "expires_at", "ended_at")
     list_filter = ("status",)
-    search_fields = ("user__username", "=ticket")
+    search_fields = ("user__username", "=id")
     list_select_related = ("user",)
-    ordering = ("-ticket",)
+    ordering = ("-id",)
     actions = ["end_tokens"]
     readonly_fields = [field.name for field in QueueEntry._meta.fields if field.name != "nonce"]
     exclude = ("nonce",)
     show_full_result_count = False  # no COUNT(*) over a million-row line on every page
+
+    @admin.display(description="ticket", ordering="id")
+    def ticket(self, obj):
+        return obj.pk
 
     def has_add_permission(self, request):
         return False
@@ -35,18 +38,17 @@ class QueueEntryAdmin(admin.ModelAdmin):
     @admin.action(description="End the selected tokens (frees their slots)", permissions=["end"])
     def end_tokens(self, request, queryset):
         ids = list(queryset.filter(status__in=[Status.WAITING, Status.ACTIVE]).values_list("pk", flat=True))
-        for entry_id in ids:
-            queue_entry_end(entry_id=entry_id)
-        self.message_user(request, f"Ended {len(ids)} token(s).", messages.SUCCESS)
+        ended = queue_entries_end(entry_ids=ids)
+        self.message_user(request, f"Ended {ended} token(s).", messages.SUCCESS)
 
 
 @admin.register(QueueState)
 class QueueStateAdmin(admin.ModelAdmin):
     """The one control row: change the active limit or pause admission at runtime."""
 
-    fields = ("active_limit", "paused", "line_summary", "now_serving", "last_ticket", "seconds_per_admission")
-    readonly_fields = ("line_summary", "now_serving", "last_ticket", "seconds_per_admission")
-    list_display = ("__str__", "active_limit", "paused", "now_serving", "last_ticket", "line_summary")
+    fields = ("active_limit", "paused", "line_summary", "now_serving", "admitted_total", "seconds_per_admission")
+    readonly_fields = ("line_summary", "now_serving", "admitted_total", "seconds_per_admission")
+    list_display = ("__str__", "active_limit", "paused", "now_serving", "line_summary")
 
     def get_queryset(self, request):
         QueueState.objects.get_or_create(pk=QUEUE_STATE_PK)
@@ -60,16 +62,21 @@ class QueueStateAdmin(admin.ModelAdmin):
 
     @admin.display(description="Line now")
     def line_summary(self, obj):
-        now = timezone.now()
-        counts = QueueEntry.objects.aggregate(
-            waiting=Count("pk", filter=Q(status=Status.WAITING, last_seen_at__gt=abandon_cutoff(now))),
-            active=Count("pk", filter=Q(status=Status.ACTIVE, expires_at__gt=now)),
-            expired=Count("pk", filter=Q(status=Status.EXPIRED)),
-        )
-        return (
-            f"{counts['waiting']} waiting, {counts['active']} active "
-            f"(limit {obj.effective_active_limit}), {counts['expired']} ended"
-        )
+        counts = queue_line_counts(now=timezone.now())
+        return f"{counts.waiting} waiting, {counts.active} active (limit {obj.effective_active_limit})"
+
+    @admin.display(description="Now serving (the ticket at the head of the line)")
+    def now_serving(self, obj):
+        return queue_line_counts(now=timezone.now()).head or "nobody waits"
+
+    @admin.display(description="Admitted since the line was loaded")
+    def admitted_total(self, obj):
+        return queue_line_counts(now=timezone.now()).admitted_total
+
+    @admin.display(description="Seconds per admission (moving average)")
+    def seconds_per_admission(self, obj):
+        rate = queue_line_counts(now=timezone.now()).seconds_per_admission
+        return "no history yet" if rate is None else f"{rate:.2f}"
 
     def save_model(self, request, obj, form, change):
         queue_state_update(active_limit=obj.active_limit, paused=obj.paused)

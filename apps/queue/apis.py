@@ -5,35 +5,28 @@ from rest_framework.views import APIView
 
 from apps.common.schema import API_KEY_ERRORS, QUEUE_TOKEN_ERRORS, problem_responses
 from apps.common.throttles import ClientIpThrottle, SettingsRateThrottle
-from apps.queue.authentication import QueueTokenAuthentication
-from apps.queue.models import QueueEntry, QueueState
-from apps.queue.selectors import entry_place
+from apps.queue.authentication import QueueTokenClaimAuthentication
+from apps.queue.body import queue_token_body
+from apps.queue.models import QueueEntry
 from apps.queue.services import queue_poll, queue_token_issue
 from apps.queue.tokens import token_for
 
 
 class QueueTokenOutputSerializer(serializers.Serializer):
+    """Documents the body that apps.queue.body builds."""
+
     token = serializers.CharField()
     status = serializers.ChoiceField(choices=QueueEntry.Status.choices)
     position = serializers.IntegerField(help_text="1 for the head of the line; 0 when ACTIVE.")
-    estimated_wait_seconds = serializers.IntegerField(help_text="0 when ACTIVE; never smaller for a later position.")
+    estimated_wait_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="0 when ACTIVE; never smaller for a later position; null while admission is paused.",
+    )
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When an ACTIVE token ends; null while WAITING.")
-
-
-# Polls are the most frequent request of all: the body is built directly, because a serializer
-# instance cost a tenth of the whole poll. The serializer above documents it.
-_timestamp = serializers.DateTimeField().to_representation
-
-
-def queue_token_body(entry: QueueEntry, state: QueueState | None = None) -> dict:
-    position, wait = entry_place(entry=entry, state=state)
-    return {
-        "token": token_for(entry),
-        "status": entry.status,
-        "position": position,
-        "estimated_wait_seconds": wait,
-        "expires_at": _timestamp(entry.expires_at) if entry.status == QueueEntry.Status.ACTIVE else None,
-    }
+    paused = serializers.BooleanField(help_text="True while staff hold admission.")
+    poll_after_seconds = serializers.IntegerField(
+        min_value=1, help_text="Poll again after this many seconds: longer the further back in line."
+    )
 
 
 class QueueIssueThrottle(ClientIpThrottle):
@@ -44,7 +37,7 @@ class QueuePollThrottle(SettingsRateThrottle):
     scope = "queue_poll"
 
     def identity(self, request) -> str:
-        return str(request.auth.pk)
+        return str(request.auth.entry_id)
 
 
 class QueueTokenIssueApi(APIView):
@@ -62,12 +55,18 @@ class QueueTokenIssueApi(APIView):
         tags=["queue"],
     )
     def post(self, request):
-        entry, created = queue_token_issue(user=request.user)
-        return Response(queue_token_body(entry), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        entry, place, created = queue_token_issue(user=request.user)
+        return Response(
+            queue_token_body(token=token_for(entry), place=place),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class QueueStatusApi(APIView):
-    authentication_classes = [QueueTokenAuthentication]
+    """Also answered in front of Django for WAITING and ACTIVE tokens (apps/queue/edge.py),
+    with the same body, throttle and codes; this view answers the rest."""
+
+    authentication_classes = [QueueTokenClaimAuthentication]
     permission_classes = []
     throttle_classes = [QueuePollThrottle]
 
@@ -78,5 +77,5 @@ class QueueStatusApi(APIView):
         tags=["queue"],
     )
     def get(self, request):
-        entry, state = queue_poll(entry=request.auth)
-        return Response(queue_token_body(entry, state))
+        place = queue_poll(entry_id=request.auth.entry_id)
+        return Response(queue_token_body(token=request.auth.token, place=place))

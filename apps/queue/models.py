@@ -3,10 +3,12 @@ from django.db import models
 
 
 class QueueEntry(models.Model):
-    """One user's place in the waiting room.
+    """The durable record of one user's place in the waiting room.
 
-    `ticket` is a dense number handed out in issue order; a WAITING entry's position is its
-    ticket minus the state's `now_serving`, so polling never counts the line.
+    The id is the ticket: PostgreSQL's sequence hands ids out in issue order without a lock,
+    and the line admits in id order. The line itself (who waits, who holds a slot, who polled
+    when) lives in Redis (`apps.queue.line`); this row is written when the entry is issued,
+    admitted and ended, and the line is rebuilt from these rows if Redis loses it.
     """
 
     class Status(models.TextChoices):
@@ -15,12 +17,10 @@ class QueueEntry(models.Model):
         EXPIRED = "EXPIRED"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_entries")
-    ticket = models.BigIntegerField(unique=True)
     # Signed together with the id into the token; the token itself is never stored.
     nonce = models.CharField(max_length=32)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
     created_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField()
     admitted_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -39,34 +39,22 @@ class QueueEntry(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["ticket"], condition=models.Q(status="WAITING"), name="queue_waiting_by_ticket"),
-            models.Index(fields=["expires_at"], condition=models.Q(status="ACTIVE"), name="queue_active_by_expiry"),
-            models.Index(
-                fields=["last_seen_at"], condition=models.Q(status="WAITING"), name="queue_waiting_by_last_seen"
-            ),
+            # The live entries, read when the line is rebuilt and by the scheduled sync.
+            models.Index(fields=["id"], condition=models.Q(status__in=["WAITING", "ACTIVE"]), name="queue_live_by_id"),
         ]
 
     def __str__(self):
-        return f"#{self.ticket} {self.user} {self.status}"
+        return f"#{self.pk} {self.user} {self.status}"
 
 
 class QueueState(models.Model):
-    """The single row (pk=1) that admission locks; also the staff's runtime controls.
-
-    Staff edit `active_limit` and `paused` in the admin, which saves only those two columns;
-    the counters are written by the queue services alone.
-    """
+    """The staff's runtime controls (the single row pk=1): their durable copy. The line reads
+    them from Redis, where `queue_state_update` writes them too."""
 
     active_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text="Tokens ACTIVE at once. Empty: the QUEUE_ACTIVE_LIMIT setting."
     )
     paused = models.BooleanField(default=False, help_text="While paused nobody new is admitted.")
-    last_ticket = models.BigIntegerField(default=0)
-    now_serving = models.BigIntegerField(default=0, help_text="Every ticket up to this one has left the line.")
-    seconds_per_admission = models.FloatField(
-        null=True, blank=True, help_text="Recently observed time between admissions (moving average)."
-    )
-    last_admission_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "queue control"

@@ -1,211 +1,203 @@
-"""The waiting room. Every admission happens under a lock on the single QueueState row, so
-the ACTIVE count can never pass the limit, however many processes issue and poll at once."""
+"""The waiting room. Which store is the truth for what (docs/architecture.md has the long form):
+
+- Redis (`apps.queue.line`) holds the line: who waits in which order, who holds one of the
+  ACTIVE slots and until when, who polled when, the admission rate. Admission is one Lua script,
+  so the ACTIVE count never passes the limit, however many processes issue and poll at once.
+- PostgreSQL holds each entry for good: issued (the id is the ticket), admitted, ended, and the
+  one-live-entry-per-user constraint. An entry is marked ACTIVE there before its holder can book
+  (`queue_entry_check_admitted`), and payments end it there in their own transaction.
+
+A WAITING poll touches Redis only. If Redis loses the line (restart, flush), the next request
+that finds it missing rebuilds it from PostgreSQL: WAITING entries queue again in ticket order,
+ACTIVE ones keep their slots. Admissions the line made but PostgreSQL has not recorded yet go
+back to the head of the line, to be admitted again first; nobody holds two slots.
+"""
 
 import datetime as dt
+import logging
+import time
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.queue.errors import QueueTokenExpired
+from apps.common.errors import ServiceUnavailable
+from apps.common.sql import fetch_one
+from apps.queue import line
+from apps.queue.errors import QueueTokenExpired, QueueTokenInvalid, QueueTokenNotActive
+from apps.queue.line import Place
 from apps.queue.models import QueueEntry, QueueState
 from apps.queue.selectors import (
+    LIVE,
     QUEUE_STATE_PK,
-    abandon_cutoff,
-    active_count,
     entry_effective_status,
-    entry_is_abandoned,
+    entry_get,
+    live_entries_in_order,
     live_entry_get,
-    queue_state_and_active_count,
     queue_state_get,
-    waiting_head_ticket,
 )
 from apps.queue.tokens import new_nonce
 
+logger = logging.getLogger(__name__)
 Status = QueueEntry.Status
-# How stale `last_seen_at` may get before a poll writes it again: one write per this many
-# seconds per waiting user instead of one per poll.
-LAST_SEEN_WRITE_SECONDS = 10
-RATE_SMOOTHING = 0.2  # weight of the newest sample in the moving average
+REBUILD_LOCK_SECONDS = 120
+REBUILD_WAIT_SECONDS = 10
+SYNC_BATCH = 10_000
+# Joining is one statement: the partial unique index keeps one live entry per user, and a
+# second live entry is simply not inserted (no row lock on anything shared).
+_INSERT_ENTRY = f"""
+    INSERT INTO {QueueEntry._meta.db_table} (user_id, nonce, status, created_at)
+    VALUES (%s, %s, '{Status.WAITING}', %s)
+    ON CONFLICT (user_id) WHERE status IN ('{Status.WAITING}', '{Status.ACTIVE}') DO NOTHING
+    RETURNING id"""
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """Every new ticket takes the one state lock until commit, so the commit's disk flush sets
-    the pace of the whole line. A queue entry lost to a database crash costs its holder one
-    more request for a token, so these transactions skip waiting for the flush (PostgreSQL's
-    synchronous_commit, for this transaction only; money and seats keep the default). Only in
-    a transaction of its own: inside a caller's, the setting would cover the caller's writes."""
-    if connection.vendor == "postgresql" and not connection.savepoint_ids:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+# --- the line, loaded from PostgreSQL when Redis lacks it ---
 
 
-def _state_locked() -> QueueState:
-    state, _ = QueueState.objects.select_for_update().get_or_create(pk=QUEUE_STATE_PK)
-    return state
+def queue_line_rebuild(*, now: dt.datetime | None = None) -> None:
+    """Wipe the line in Redis and load it from PostgreSQL (bench seeding, drills, admin)."""
+    line.wipe()
+    _load_line(now=now or timezone.now())
 
 
-def _expire_lapsed(*, now: dt.datetime) -> None:
-    QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__lte=now).update(status=Status.EXPIRED, ended_at=now)
+def _load_line(*, now: dt.datetime) -> None:
+    state = queue_state_get()
+    waiting_ids, active = [], {}
+    for entry_id, status, expires_at in live_entries_in_order():
+        if status == Status.WAITING:
+            waiting_ids.append(entry_id)
+        elif expires_at > now:
+            active[entry_id] = expires_at
+    line.load(waiting_ids=waiting_ids, active=active, controls=(state.active_limit, state.paused), now=now)
+    line.mark_ready(now=now)
+    logger.warning("queue: line loaded from PostgreSQL: %d waiting, %d active", len(waiting_ids), len(active))
 
 
-def _admit(*, state: QueueState, now: dt.datetime) -> int:
-    """Fill free slots from the head of the line, skipping (and ending) abandoned entries.
-    The caller holds the state lock. Returns how many were admitted."""
-    _expire_lapsed(now=now)
-    admitted, picked = 0, []
-    free = 0 if state.paused else state.effective_active_limit - active_count(now=now)
-    while free > 0:
-        head = list(QueueEntry.objects.filter(status=Status.WAITING).order_by("ticket")[:free])
-        if not head:
-            break
-        dropped = [entry.pk for entry in head if entry_is_abandoned(entry=entry, now=now)]
-        chosen = [entry for entry in head if entry.pk not in dropped]
-        # Ending a token takes no state lock, so an entry read above may have ended since: the
-        # status condition keeps it ended, and its slot goes to the next in line instead.
-        still_waiting = QueueEntry.objects.filter(status=Status.WAITING)
-        still_waiting.filter(pk__in=dropped).update(status=Status.EXPIRED, ended_at=now)
-        admitted_now = still_waiting.filter(pk__in=[entry.pk for entry in chosen]).update(
-            status=Status.ACTIVE,
-            admitted_at=now,
-            expires_at=now + dt.timedelta(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS),
-        )
-        picked += chosen
-        admitted += admitted_now
-        free -= admitted_now
-    if admitted:
-        first_created_at = min(entry.created_at for entry in picked)
-        _record_admission_rate(state=state, admitted=admitted, first_created_at=first_created_at, now=now)
-    # Tickets ahead of the head have all left the line, whichever way they left (admitted,
-    # abandoned, ended by staff), so the head's position is 1.
-    head_ticket = waiting_head_ticket()
-    served_up_to = state.last_ticket if head_ticket is None else head_ticket - 1
-    state.now_serving = max(state.now_serving, served_up_to)
-    state.save(update_fields=["now_serving", "seconds_per_admission", "last_admission_at"])
-    return admitted
+def _ensure_line_loaded(*, now: dt.datetime) -> None:
+    """One process loads the line; the others wait for it (a 503 if that takes too long)."""
+    deadline = time.monotonic() + REBUILD_WAIT_SECONDS
+    while not line.is_ready():
+        if line.rebuild_lock(seconds=REBUILD_LOCK_SECONDS):
+            try:
+                if not line.is_ready():
+                    _load_line(now=now)
+            finally:
+                line.rebuild_unlock()
+            return
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable("The waiting line is being restored. Retry shortly.")
+        time.sleep(0.05)
 
 
-def _record_admission_rate(
-    *, state: QueueState, admitted: int, first_created_at: dt.datetime, now: dt.datetime
-) -> None:
-    """A sample counts only when the admitted people were already waiting at the previous
-    admission: then the gap measures how fast the line moves, not how long it stood empty."""
-    previous = state.last_admission_at
-    if previous is not None and now <= previous:
-        # This caller read the clock before it waited for the lock behind a later admission:
-        # there is no gap to measure, and a negative one would make every estimate 1 second.
-        return
-    state.last_admission_at = now
-    if previous is None or first_created_at > previous:
-        return
-    sample = (now - previous).total_seconds() / admitted
-    if state.seconds_per_admission is None:
-        state.seconds_per_admission = sample
-    else:
-        state.seconds_per_admission = RATE_SMOOTHING * sample + (1 - RATE_SMOOTHING) * state.seconds_per_admission
+def _on_line(call, *, now: dt.datetime) -> Place:
+    place = call()
+    if place.status == "NOT_READY":
+        _ensure_line_loaded(now=now)
+        place = call()
+    return place
 
 
-@transaction.atomic
-def queue_admit(*, now: dt.datetime | None = None) -> int:
-    """Expire lapsed tokens and admit the next in line into free slots."""
-    _commit_without_waiting_for_disk()
-    return _admit(state=_state_locked(), now=now or timezone.now())
+# --- where an entry stands ---
 
 
-def _keep_alive(*, entry: QueueEntry, now: dt.datetime) -> None:
-    """Note that a WAITING entry's holder is still there. Written seldom enough to spare the
-    database, often enough that someone who keeps polling never looks abandoned, however
-    short QUEUE_ABANDON_SECONDS is set."""
-    write_every = min(LAST_SEEN_WRITE_SECONDS, settings.QUEUE_ABANDON_SECONDS / 4)
-    if entry.status == Status.WAITING and entry.last_seen_at <= now - dt.timedelta(seconds=write_every):
-        QueueEntry.objects.filter(pk=entry.pk, status=Status.WAITING).update(last_seen_at=now)
-        entry.last_seen_at = now
-
-
-def _slot_may_be_free(*, state: QueueState, active: int) -> bool:
-    return not state.paused and active < state.effective_active_limit
-
-
-def _live_entry(*, user: User, now: dt.datetime) -> QueueEntry | None:
-    """The user's live entry, kept alive; a lapsed one is ended (one live entry per user)."""
-    live = live_entry_get(user_id=user.pk)
-    if live is None:
-        return None
-    if entry_effective_status(entry=live, now=now) == Status.EXPIRED:
-        QueueEntry.objects.filter(pk=live.pk, status=live.status).update(status=Status.EXPIRED, ended_at=now)
-        return None
-    _keep_alive(entry=live, now=now)
-    return live
-
-
-def _next_ticket() -> int:
-    """Take the next ticket number. The row lock this UPDATE takes is the one admission takes,
-    and it is held until the caller commits: so take it last."""
-    with connection.cursor() as cursor:
-        cursor.execute(_NEXT_TICKET)
-        row = cursor.fetchone()
-    if row is None:  # the state row is made by migrate; a flushed database lacks it
-        QueueState.objects.get_or_create(pk=QUEUE_STATE_PK)
-        return _next_ticket()
-    return row[0]
-
-
-_NEXT_TICKET = (
-    f"UPDATE {QueueState._meta.db_table} SET last_ticket = last_ticket + 1 "
-    f"WHERE id = {QUEUE_STATE_PK} RETURNING last_ticket"
-)
-
-
-def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[QueueEntry, bool]:
-    """The user's live entry (same place in line), or a new one at the end of the line.
-    Returns (entry, created). A new entry is ACTIVE at once if a slot is free and nobody waits.
-
-    In a rush every ticket queues for the one state row, so the locked part is two statements:
-    take the number, insert the entry. Admission, when a slot may be free, runs after commit
-    (under the same lock, in order of tickets), so the newcomer is admitted only if nobody
-    is ahead."""
+def queue_place(*, entry_id: int, now: dt.datetime | None = None, poll: bool = True) -> Place:
+    """The entry's place, as the line sees it. A poll also keeps a WAITING entry's place and
+    admits into a free slot. An entry the line does not know (Redis lost it) is looked up in
+    PostgreSQL and put back if it is live. QUEUE_TOKEN_INVALID if no such entry exists."""
     now = now or timezone.now()
-    # Asking again is a poll: answered without the lock.
-    live = _live_entry(user=user, now=now)
-    if live is not None:
-        return live, False
-    state, active = queue_state_and_active_count(now=now)
-    slot_may_be_free = _slot_may_be_free(state=state, active=active)
-    try:
-        with transaction.atomic():
-            _commit_without_waiting_for_disk()
-            entry = QueueEntry.objects.create(
-                user=user, ticket=_next_ticket(), nonce=new_nonce(), created_at=now, last_seen_at=now
-            )
-    except IntegrityError:
-        # One live entry per user: a concurrent request of this user inserted first.
-        live = _live_entry(user=user, now=now)
-        if live is None:
-            raise
-        return live, False
-    if slot_may_be_free:
-        queue_admit(now=now)
-        entry.refresh_from_db()
-    return entry, True
-
-
-def queue_poll(*, entry: QueueEntry, now: dt.datetime | None = None) -> tuple[QueueEntry, QueueState | None]:
-    """A status poll: keeps a WAITING entry's place alive and admits into any free slot.
-    Returns the entry and, while it waits, the queue state its place is measured against.
-    Raises QUEUE_TOKEN_EXPIRED for an ended token."""
-    now = now or timezone.now()
+    look = line.poll if poll else line.status
+    place = _on_line(lambda: look(entry_id=entry_id, now=now), now=now)
+    if place.status != "UNKNOWN":
+        return place
+    entry = entry_get(entry_id=entry_id)
+    if entry is None:
+        raise QueueTokenInvalid()
     if entry_effective_status(entry=entry, now=now) == Status.EXPIRED:
+        return Place(status=Status.EXPIRED)
+    return _on_line(
+        lambda: line.restore(entry_id=entry.pk, status=entry.status, expires_at=entry.expires_at, now=now), now=now
+    )
+
+
+def queue_poll(*, entry_id: int, now: dt.datetime | None = None) -> Place:
+    """A status poll; QUEUE_TOKEN_EXPIRED for an ended token."""
+    place = queue_place(entry_id=entry_id, now=now)
+    if place.status == Status.EXPIRED:
         raise QueueTokenExpired()
-    if entry.status != Status.WAITING:
-        return entry, None
-    _keep_alive(entry=entry, now=now)
-    state, active = queue_state_and_active_count(now=now)
-    if _slot_may_be_free(state=state, active=active):
-        queue_admit(now=now)
-        entry.refresh_from_db()
-        state = queue_state_get() if entry.status == Status.WAITING else None
-    return entry, state
+    return place
+
+
+def _record_admission(*, entry: QueueEntry, place: Place) -> None:
+    """The line admitted this entry: write that to PostgreSQL (once) before its holder books."""
+    if place.status != Status.ACTIVE or entry.status == Status.ACTIVE:
+        return
+    admitted_at = place.expires_at - dt.timedelta(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS)
+    QueueEntry.objects.filter(pk=entry.pk, status=Status.WAITING).update(
+        status=Status.ACTIVE, admitted_at=admitted_at, expires_at=place.expires_at
+    )
+    entry.status, entry.admitted_at, entry.expires_at = Status.ACTIVE, admitted_at, place.expires_at
+
+
+def queue_entry_check_admitted(*, entry: QueueEntry, now: dt.datetime | None = None) -> QueueEntry:
+    """May this token book now? The one answer, for the API's permission and the web pages.
+    Returns the entry, recorded ACTIVE; QUEUE_TOKEN_EXPIRED or QUEUE_TOKEN_NOT_ACTIVE otherwise."""
+    now = now or timezone.now()
+    status = entry_effective_status(entry=entry, now=now)
+    if status == Status.EXPIRED:
+        raise QueueTokenExpired()
+    if status == Status.ACTIVE:
+        return entry
+    # Stored WAITING: the line may have admitted it since.
+    place = queue_place(entry_id=entry.pk, now=now, poll=False)
+    if place.status == Status.ACTIVE:
+        _record_admission(entry=entry, place=place)
+        return entry
+    if place.status == Status.EXPIRED:
+        raise QueueTokenExpired()
+    raise QueueTokenNotActive()
+
+
+# --- joining ---
+
+
+def _insert_entry(*, user: User, now: dt.datetime) -> QueueEntry | None:
+    nonce = new_nonce()
+    row = fetch_one(_INSERT_ENTRY, [user.pk, nonce, connection.ops.adapt_datetimefield_value(now)])
+    if row is None:
+        return None
+    return QueueEntry(pk=row[0], user=user, nonce=nonce, status=Status.WAITING, created_at=now)
+
+
+def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[QueueEntry, Place, bool]:
+    """A new entry at the end of the line, or the user's live one (same place in line).
+    Returns (entry, its place, created). A new entry is ACTIVE at once if a slot is free and
+    nobody waits."""
+    now = now or timezone.now()
+    for _ in range(3):
+        entry = _insert_entry(user=user, now=now)
+        if entry is not None:
+            place = _on_line(lambda: line.join(entry_id=entry.pk, now=now), now=now)  # noqa: B023
+            _record_admission(entry=entry, place=place)
+            return entry, place, True
+        live = live_entry_get(user_id=user.pk)
+        if live is None:
+            continue  # it ended between the two statements
+        place = queue_place(entry_id=live.pk, now=now)
+        if place.status != Status.EXPIRED:
+            _record_admission(entry=live, place=place)
+            return live, place, False
+        # The line dropped it (abandoned) before the scheduled sync wrote that down.
+        _end_stored(entry_ids=[live.pk], now=now)
+    raise ServiceUnavailable("Could not issue a queue token. Retry shortly.")
+
+
+# --- ending ---
+
+
+def _end_stored(*, entry_ids: list[int], now: dt.datetime) -> int:
+    return QueueEntry.objects.filter(pk__in=entry_ids, status__in=LIVE).update(status=Status.EXPIRED, ended_at=now)
 
 
 def queue_entry_lock_active(*, entry_id: int) -> None:
@@ -217,31 +209,79 @@ def queue_entry_lock_active(*, entry_id: int) -> None:
         raise QueueTokenExpired()
 
 
-def queue_entry_end(*, entry_id: int, now: dt.datetime | None = None) -> None:
-    """End a token for good (after a successful payment); its slot goes to the next in line."""
-    QueueEntry.objects.filter(pk=entry_id, status__in=[Status.WAITING, Status.ACTIVE]).update(
-        status=Status.EXPIRED, ended_at=now or timezone.now()
-    )
-
-
-@transaction.atomic
-def queue_drop_abandoned(*, now: dt.datetime | None = None) -> int:
-    """End WAITING entries whose holder stopped polling; their place no longer counts."""
+def queue_entries_end(*, entry_ids: list[int], now: dt.datetime | None = None) -> int:
+    """End tokens for good (a payment, staff); their slots go to the next in line once the
+    caller's transaction commits. Returns how many were live."""
     now = now or timezone.now()
-    # Admission ends abandoned entries at the head too; two multi-row updates of the same rows
-    # in different orders can deadlock, so take turns on the state lock.
-    _state_locked()
-    return QueueEntry.objects.filter(status=Status.WAITING, last_seen_at__lte=abandon_cutoff(now)).update(
+    ended = _end_stored(entry_ids=entry_ids, now=now)
+    # After commit, so the line never frees a slot that a rolled-back payment still holds. If
+    # Redis fails here the slot stays taken until its TTL or the scheduled sync: never over the limit.
+    transaction.on_commit(lambda: line.end(entry_ids=entry_ids, now=now), robust=True)
+    return ended
+
+
+def queue_entry_end(*, entry_id: int, now: dt.datetime | None = None) -> None:
+    queue_entries_end(entry_ids=[entry_id], now=now)
+
+
+# --- the scheduled sync ---
+
+
+def queue_maintain(*, now: dt.datetime | None = None) -> dict:
+    """Drop abandoned entries and admit into free slots (the line), then bring PostgreSQL and
+    the line into agreement: admissions and drops recorded, lapsed tokens marked, and any live
+    entry the line lost put back. Idempotent; safe to run in several processes at once."""
+    now = now or timezone.now()
+    _ensure_line_loaded(now=now)
+    dropped, admitted = line.maintain(now=now) or (0, 0)
+    slots = line.active_slots()
+    recorded = 0
+    for entry_id, expires_at in slots.items():
+        admitted_at = expires_at - dt.timedelta(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS)
+        recorded += QueueEntry.objects.filter(pk=entry_id, status=Status.WAITING).update(
+            status=Status.ACTIVE, admitted_at=admitted_at, expires_at=expires_at
+        )
+    # Slots whose entry ended in PostgreSQL while Redis missed the news (it was down then).
+    ended_elsewhere = list(
+        QueueEntry.objects.filter(pk__in=list(slots), status=Status.EXPIRED).values_list("pk", flat=True)
+    )
+    line.end(entry_ids=ended_elsewhere, now=now)
+    # Admitted entries the line lost (restored from an older snapshot): their slots come back.
+    for entry in QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__gt=now).exclude(pk__in=list(slots)):
+        line.restore(entry_id=entry.pk, status=entry.status, expires_at=entry.expires_at, now=now)
+    ended_ids = line.ended_ids(limit=SYNC_BATCH)
+    synced_ends = _end_stored(entry_ids=ended_ids, now=now)
+    line.forget_ended(entry_ids=ended_ids)
+    lapsed = QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__lte=now).update(
         status=Status.EXPIRED, ended_at=now
     )
+    return {
+        "dropped": dropped,
+        "admitted": admitted,
+        "admissions_recorded": recorded,
+        "ends_recorded": synced_ends,
+        "lapsed": lapsed,
+    }
 
 
-def queue_state_update(*, active_limit: int | None, paused: bool) -> QueueState:
-    """Staff controls; touches only these two columns so the counters are never overwritten."""
-    with transaction.atomic():
-        state = _state_locked()
-        state.active_limit, state.paused = active_limit, paused
-        state.save(update_fields=["active_limit", "paused"])
+# --- staff controls ---
+
+
+def queue_state_update(*, active_limit: int | None, paused: bool, now: dt.datetime | None = None) -> QueueState:
+    """Staff controls: stored in PostgreSQL, then in the line, where they take effect at once."""
+    now = now or timezone.now()
+    state, _ = QueueState.objects.update_or_create(
+        pk=QUEUE_STATE_PK, defaults={"active_limit": active_limit, "paused": paused}
+    )
+    _ensure_line_loaded(now=now)
+    line.set_controls(active_limit=active_limit, paused=paused)
     if not paused:
-        queue_admit()
+        line.maintain(now=now)  # resumed or widened: admit into the new slots now
     return state
+
+
+def queue_line_counts(*, now: dt.datetime | None = None) -> line.Counts:
+    """The line as it stands (for staff: admin, queue_control)."""
+    now = now or timezone.now()
+    _ensure_line_loaded(now=now)
+    return line.counts(now=now)

@@ -27,8 +27,9 @@ from apps.common.errors import ApplicationError
 from apps.common.fields import positive_int_or_none
 from apps.concerts.selectors import concert_get, concert_list, parse_concert_date
 from apps.payments.services import payment_create
-from apps.queue.models import QueueEntry, QueueState
-from apps.queue.selectors import entry_place
+from apps.queue.line import Place
+from apps.queue.models import QueueEntry
+from apps.queue.selectors import estimated_wait_seconds, poll_after_seconds
 from apps.queue.services import queue_poll, queue_token_issue
 from apps.queue.tokens import token_for
 from apps.reservations.models import Reservation
@@ -53,21 +54,6 @@ SEAT_ERROR_CODES = {"SEAT_UNAVAILABLE", "SEAT_NOT_FOUND"}
 # --- the waiting room ---
 
 
-def poll_interval_seconds(position: int) -> int:
-    """Near the head of the line every two seconds, so the page moves on soon after a slot frees;
-    further back less often. Always well inside QUEUE_ABANDON_SECONDS, after which a waiter who
-    stopped polling loses their place."""
-    if position <= 10:
-        interval = 2
-    elif position <= 100:
-        interval = 5
-    elif position <= 1000:
-        interval = 10
-    else:
-        interval = 20
-    return max(1, min(interval, settings.QUEUE_ABANDON_SECONDS // 4))
-
-
 def queue_progress(*, position: int, start_position: int) -> int:
     """Percent of the way from where the visitor joined to admission (100 once admitted)."""
     if position == 0:
@@ -76,17 +62,18 @@ def queue_progress(*, position: int, start_position: int) -> int:
     return round(100 * (start_position - position + 1) / (start_position + 1))
 
 
-def _queue_report(request, entry: QueueEntry, state: QueueState | None = None) -> dict:
-    position, wait_seconds = entry_place(entry=entry, state=state)
+def _queue_report(request, place: Place) -> dict:
+    wait_seconds = estimated_wait_seconds(place)
     return {
-        "status": entry.status,
-        "position": position,
+        "status": place.status,
+        "position": place.position,
+        "paused": place.paused,
         "estimated_wait_seconds": wait_seconds,
         "wait_text": wait_text(wait_seconds),
         "progress": queue_progress(
-            position=position, start_position=request.session.get(visitor.START_POSITION, position)
+            position=place.position, start_position=request.session.get(visitor.START_POSITION, place.position)
         ),
-        "poll_after_ms": poll_interval_seconds(position) * 1000,
+        "poll_after_ms": poll_after_seconds(place) * 1000,
     }
 
 
@@ -163,13 +150,13 @@ def queue_join(request, concert_id: int):
     except ApplicationError as error:
         messages.error(request, error_text(error))
         return redirect("web:home")
-    entry, _created = queue_token_issue(user=request.web_user)
+    entry, place, _created = queue_token_issue(user=request.web_user)
     token = token_for(entry)
     if token != request.session.get(visitor.QUEUE_TOKEN):
-        request.session[visitor.START_POSITION] = entry_place(entry=entry)[0]
+        request.session[visitor.START_POSITION] = place.position
     request.session[visitor.QUEUE_TOKEN] = token
     request.session[visitor.CONCERT_ID] = concert_id
-    if entry.status == QueueEntry.Status.ACTIVE:
+    if place.status == QueueEntry.Status.ACTIVE:
         return redirect("web:dates", concert_id=concert_id)
     return redirect("web:waiting_room", concert_id=concert_id)
 
@@ -180,15 +167,15 @@ def queue_join(request, concert_id: int):
 def waiting_room(request, concert_id: int):
     try:
         concert = concert_get(concert_id=concert_id)
-        entry, state = queue_poll(entry=visitor.queue_entry(request))
+        place = queue_poll(entry_id=visitor.queue_entry_id(request))
     except ApplicationError as error:
         if error.code != "CONCERT_NOT_FOUND":
             visitor.forget_queue_token(request)
         messages.error(request, error_text(error))
         return redirect("web:home")
-    if entry.status == QueueEntry.Status.ACTIVE:
+    if place.status == QueueEntry.Status.ACTIVE:
         return redirect("web:dates", concert_id=concert_id)
-    return render(request, "web/waiting_room.html", {"concert": concert, **_queue_report(request, entry, state)})
+    return render(request, "web/waiting_room.html", {"concert": concert, **_queue_report(request, place)})
 
 
 @never_cache
@@ -203,11 +190,11 @@ def queue_status(request):
             status=401,
         )
     try:
-        entry, state = queue_poll(entry=visitor.queue_entry(request))
+        place = queue_poll(entry_id=visitor.queue_entry_id(request))
     except ApplicationError as error:
         visitor.forget_queue_token(request)
         return JsonResponse({"status": "ENDED", "message": error_text(error), "next_url": reverse("web:home")})
-    return JsonResponse(_queue_report(request, entry, state))
+    return JsonResponse(_queue_report(request, place))
 
 
 # --- booking ---

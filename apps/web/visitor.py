@@ -10,16 +10,15 @@ import functools
 from django.contrib import messages
 from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.accounts.selectors import active_user_get
 from apps.common.errors import ApplicationError
-from apps.queue.errors import QueueTokenExpired, QueueTokenInvalid, QueueTokenMissing
+from apps.queue.errors import QueueTokenInvalid, QueueTokenMissing, QueueTokenNotActive
 from apps.queue.models import QueueEntry
-from apps.queue.selectors import entry_effective_status
-from apps.queue.tokens import entry_for_token
+from apps.queue.services import queue_entry_check_admitted
+from apps.queue.tokens import entry_for_token, entry_id_for_token
 from apps.web.errors import error_text
 
 USER_ID = "web_user_id"
@@ -43,12 +42,22 @@ def sign_in(request, *, user: User) -> None:
     request.session[USER_ID] = user.pk
 
 
-def queue_entry(request) -> QueueEntry:
-    """The visitor's queue entry, in any status; QUEUE_TOKEN_MISSING or _INVALID when there is none."""
+def _session_token(request) -> str:
     token = request.session.get(QUEUE_TOKEN)
     if not token:
         raise QueueTokenMissing()
-    entry = entry_for_token(token)
+    return token
+
+
+def queue_entry_id(request) -> int:
+    """The visitor's queue entry id, from the token's signature (no database: for polls).
+    The session is signed and bound to its user, so the token in it is that user's."""
+    return entry_id_for_token(_session_token(request))
+
+
+def queue_entry(request) -> QueueEntry:
+    """The visitor's queue entry, in any status; QUEUE_TOKEN_MISSING or _INVALID when there is none."""
+    entry = entry_for_token(_session_token(request))
     if entry.user_id != request.web_user.pk:
         raise QueueTokenInvalid()
     return entry
@@ -86,19 +95,14 @@ def admitted(view):
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         try:
-            entry = queue_entry(request)
-        except ApplicationError as error:
-            forget_queue_token(request)
-            messages.error(request, error_text(error))
-            return redirect("web:home")
-        status = entry_effective_status(entry=entry, now=timezone.now())
-        if status == QueueEntry.Status.WAITING:
+            entry = queue_entry_check_admitted(entry=queue_entry(request))
+        except QueueTokenNotActive:
             # queue_join stores the token and its concert together.
             concert_id = kwargs.get("concert_id") or request.session[CONCERT_ID]
             return redirect("web:waiting_room", concert_id=concert_id)
-        if status == QueueEntry.Status.EXPIRED:
+        except ApplicationError as error:
             forget_queue_token(request)
-            messages.error(request, error_text(QueueTokenExpired()))
+            messages.error(request, error_text(error))
             return redirect("web:home")
         request.queue_entry = entry
         return view(request, *args, **kwargs)

@@ -10,7 +10,8 @@ from apps.queue.tokens import new_nonce
 
 
 class QueueEntryFactory(factory.django.DjangoModelFactory):
-    """A WAITING entry by default; `active=True` gives an admitted one."""
+    """A WAITING entry by default; `active=True` gives an admitted one. Stored in PostgreSQL only:
+    the line (Redis) takes such entries in when it is loaded, or when their token is first seen."""
 
     class Meta:
         model = QueueEntry
@@ -25,7 +26,5 @@ class QueueEntryFactory(factory.django.DjangoModelFactory):
         )
 
     user = factory.SubFactory(UserFactory)
-    ticket = factory.Sequence(lambda n: 1_000_000 + n)
     nonce = factory.LazyFunction(new_nonce)
     created_at = factory.LazyFunction(timezone.now)
-    last_seen_at = factory.LazyFunction(timezone.now)

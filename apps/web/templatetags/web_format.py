@@ -16,8 +16,10 @@ def won(amount: int) -> str:
 
 
 @register.filter
-def wait_text(seconds: int) -> str:
-    """An estimate, so rounded up to whole minutes: "about 3 minutes"."""
+def wait_text(seconds: int | None) -> str:
+    """An estimate, so rounded up to whole minutes: "about 3 minutes". None: admission is paused."""
+    if seconds is None:
+        return _("none while sales are paused")
     if seconds < 60:
         return _("less than a minute")
     minutes = math.ceil(seconds / 60)
