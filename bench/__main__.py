@@ -361,7 +361,7 @@ class Bench:
             server.APP_DIR = server.app_export(self.args.app_rev, RESULTS)
             sys.path.insert(0, str(server.APP_DIR))
             self.log(f"benchmarking {self.args.app_rev} exported to {server.APP_DIR}")
-        env = server.bench_env(self.args.database_url)
+        env = server.bench_env(self.args.database_url, self.args.redis_url)
         if self.args.workers:
             env["GUNICORN_WORKERS"] = str(self.args.workers)
         if self.args.threads:
@@ -370,11 +370,15 @@ class Bench:
             name, _, value = item.partition("=")
             env[name] = value
         self.env = env
-        self.log(f"database {self.args.database_url}: drop, create, migrate, collectstatic")
+        self.log(
+            f"database {self.args.database_url}: drop, create, migrate, collectstatic;"
+            f" Redis {self.args.redis_url}: flush"
+        )
         static = subprocess.Popen(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=server.APP_DIR, env=env
         )
         server.database_reset(self.args.database_url)
+        server.redis_reset(self.args.redis_url)
         server.manage(env, "migrate", "--noinput", "-v0")
         if static.wait() != 0:
             raise SystemExit("collectstatic failed")
@@ -925,6 +929,11 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", server.DEFAULT_DATABASE_URL),
         help="the bench's own database (dropped and created; its name must contain 'bench')",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", server.DEFAULT_REDIS_URL),
+        help="the bench's own Redis database (flushed; not database 0)",
     )
     args = parser.parse_args(argv)
     return Bench(args).run()

@@ -14,14 +14,12 @@ import time
 
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.services import user_create
 from apps.payments.services import payment_create
-from apps.queue.models import QueueEntry, QueueState
-from apps.queue.selectors import QUEUE_STATE_PK
-from apps.queue.services import queue_state_update, queue_token_issue
+from apps.queue.models import QueueEntry
+from apps.queue.services import queue_line_rebuild, queue_state_update, queue_token_issue
 from apps.queue.tokens import token_for
 from apps.reservations.services import reservation_hold
 from apps.wallet.services import wallet_charge
@@ -60,17 +58,15 @@ def users_create(prefix: str, count: int) -> list[dict]:
 
 
 def queue_reset() -> None:
-    """Everyone leaves the line: end every live token and restore the default limit.
-    Takes the state row's lock first, in the same order as the app's queue services."""
+    """Everyone leaves the line: every live entry ended in PostgreSQL, the default limit
+    restored, and the line in Redis rebuilt from that (empty)."""
     wait_quiet()
-    now = timezone.now()
-    with transaction.atomic():
-        state = QueueState.objects.select_for_update().get(pk=QUEUE_STATE_PK)
-        QueueEntry.objects.filter(status__in=["WAITING", "ACTIVE"]).update(status="EXPIRED", ended_at=now)
-        state.now_serving = state.last_ticket
-        state.active_limit = None
-        state.paused = False
-        state.save()
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE queue_queueentry SET status = 'EXPIRED', ended_at = now() WHERE status IN ('WAITING', 'ACTIVE')"
+        )
+    queue_state_update(active_limit=None, paused=False)
+    queue_line_rebuild()
 
 
 def db_backend_pids() -> list[int]:
@@ -109,8 +105,8 @@ def active_limit_set(limit: int | None) -> None:
 def tokens_issue(users: list[dict]) -> None:
     """Take a queue token for each user (the service, as the API does); adds token/status."""
     for u in users:
-        entry, _ = queue_token_issue(user=User(pk=u["user_id"]))
-        u["token"], u["status"], u["entry_id"] = token_for(entry), entry.status, entry.pk
+        entry, place, _ = queue_token_issue(user=User(pk=u["user_id"]))
+        u["token"], u["status"], u["entry_id"] = token_for(entry), place.status, entry.pk
 
 
 def wallets_charge(users: list[dict], amount: int) -> None:
@@ -140,12 +136,11 @@ def seat_map_dress(*, concert_id: int, date: dt.date, held_by: list[dict], sold_
 
 
 def line_seed(*, prefix: str, first: int, count: int, status: str) -> None:
-    """`count` users named prefix+N and one queue entry each at the end of the line, in SQL.
-    ACTIVE entries take the free slots (and move now_serving past them); WAITING ones queue."""
+    """`count` users named prefix+N and one queue entry each at the end of the line, in SQL,
+    then the line in Redis rebuilt from PostgreSQL: ACTIVE entries take slots, WAITING ones
+    queue in id order."""
+    active = status == "ACTIVE"
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SELECT last_ticket FROM queue_queuestate WHERE id = %s FOR UPDATE", [QUEUE_STATE_PK])
-        (last_ticket,) = cur.fetchone()
-        active = status == "ACTIVE"
         cur.execute(
             """
             WITH new_users AS (
@@ -155,23 +150,17 @@ def line_seed(*, prefix: str, first: int, count: int, status: str) -> None:
                 FROM generate_series(%s::bigint, %s::bigint) AS g
                 RETURNING id
             )
-            INSERT INTO queue_queueentry (ticket, nonce, status, created_at, last_seen_at, admitted_at,
-                                          expires_at, user_id)
-            SELECT %s + row_number() OVER (ORDER BY id), substr(md5(random()::text), 1, 22), %s, now(), now(),
+            INSERT INTO queue_queueentry (nonce, status, created_at, admitted_at, expires_at, user_id)
+            SELECT substr(md5(random()::text), 1, 22), %s, now(),
                    CASE WHEN %s THEN now() END, CASE WHEN %s THEN now() + interval '1 day' END, id
-            FROM new_users
+            FROM new_users ORDER BY id
             """,
-            [prefix, first, first + count - 1, last_ticket, status, active, active],
+            [prefix, first, first + count - 1, status, active, active],
         )
         inserted = cur.rowcount
-        cur.execute(
-            "UPDATE queue_queuestate SET last_ticket = last_ticket + %s"
-            + (", now_serving = last_ticket + %s" if active else "")
-            + " WHERE id = %s",
-            [inserted, inserted, QUEUE_STATE_PK] if active else [inserted, QUEUE_STATE_PK],
-        )
     if inserted != count:
         raise RuntimeError(f"line_seed inserted {inserted} entries, expected {count}")
+    queue_line_rebuild()
 
 
 def analyze(*tables: str) -> None:
@@ -181,21 +170,19 @@ def analyze(*tables: str) -> None:
 
 
 def line_sample_tokens(*, status: str, count: int) -> list[str]:
-    """Tokens of `count` entries of this status spread evenly through the line; their
-    last_seen_at is refreshed so none counts as abandoned."""
+    """Tokens of `count` entries of this status spread evenly through the line."""
     with connection.cursor() as cur:
         cur.execute(
             """
             WITH numbered AS (
-                SELECT id, nonce, ticket, ntile(%s) OVER (ORDER BY ticket) AS bucket
+                SELECT id, nonce, ntile(%s) OVER (ORDER BY id) AS bucket
                 FROM queue_queueentry WHERE status = %s
             )
-            SELECT DISTINCT ON (bucket) id, nonce FROM numbered ORDER BY bucket, ticket
+            SELECT DISTINCT ON (bucket) id, nonce FROM numbered ORDER BY bucket, id
             """,
             [count, status],
         )
         rows = cur.fetchall()
-        cur.execute("UPDATE queue_queueentry SET last_seen_at = now() WHERE id = ANY(%s)", [[r[0] for r in rows]])
     return [token_for(QueueEntry(pk=pk, nonce=nonce)) for pk, nonce in rows]
 
 

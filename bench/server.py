@@ -17,14 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cb_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
-def bench_env(database_url: str) -> dict[str, str]:
+def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
     """Production settings for the server under test and for the seeding process alike."""
     env = dict(os.environ)
     env.update(
         {
             "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
             "DJANGO_SETTINGS_MODULE": "concert_booking.settings",
             "DEBUG": "0",
             "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
@@ -32,6 +34,8 @@ def bench_env(database_url: str) -> dict[str, str]:
             "THROTTLING": "off",
             # Seeded ACTIVE tokens must outlive the whole run (the default is 10 minutes).
             "QUEUE_ACTIVE_TTL_SECONDS": "86400",
+            # Nor may seeded WAITING entries drop out of the line for not polling (default 2 min).
+            "QUEUE_ABANDON_SECONDS": "86400",
         }
     )
     return env
@@ -49,6 +53,21 @@ def database_reset(database_url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def redis_reset(redis_url: str) -> None:
+    """FLUSHDB the bench's own Redis database. Refuses database 0, everyone's default."""
+    import redis
+
+    url = urlparse(redis_url)
+    db = url.path.lstrip("/")
+    if not db.isdigit() or int(db) == 0:
+        raise SystemExit(
+            f"refusing to flush Redis database {db or '0'!r}: give the bench a numbered database of its own"
+        )
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+    client.flushdb()
+    client.close()
 
 
 def manage(env: dict, *args: str) -> str:
