@@ -6,18 +6,21 @@ no row lock. Every change is one Lua script, so each runs atomically on Redis, w
 process or host sends it. Keys:
 
     queue:waiting   zset  entry id -> ticket (the entry id: PostgreSQL's sequence hands it out)
-    queue:seen      zset  entry id -> when its holder last polled (unix seconds), WAITING only
-    queue:active    zset  entry id -> when its ACTIVE slot ends (unix seconds)
+    queue:seen      zset  entry id -> when its holder last polled, WAITING only
+    queue:active    zset  entry id -> when its ACTIVE slot ends
     queue:ended     zset  entry id -> when it left the line here (abandoned, ended), until the
                           scheduled sync has written that to PostgreSQL
     queue:controls  hash  paused ("1"/"0"), limit (empty: the QUEUE_ACTIVE_LIMIT setting);
                           PostgreSQL's QueueState row is their durable copy
-    queue:stats     hash  seconds_per_admission (moving average), last_admission_at, backlog,
-                          admitted_total
+    queue:stats     hash  per_admission (moving average), last_admission_at, waiting_since
+                          (when the line last became non-empty), admitted_total
     queue:ready     str   set once the line was loaded from PostgreSQL
 
 Without `queue:ready` (Redis restarted empty, or flushed) every script answers NOT_READY and
 the caller rebuilds the line from PostgreSQL first (see `apps.queue.services`).
+
+Times are integer microseconds since the epoch: exact in Lua's doubles (up to 2**53), so an
+expiry read back is the very datetime that was written.
 """
 
 import dataclasses
@@ -42,8 +45,8 @@ RATE_SMOOTHING = 0.2  # weight of the newest sample in the moving average
 # the rest, so a poll's work stays bounded whatever the line holds.
 SKIP_BUDGET = 1000
 
-# Shared by every script: KEYS as above; ARGV[1..4] = now, active TTL, abandon seconds,
-# default limit. Times are unix seconds; Lua numbers are doubles, exact for entry ids.
+# Shared by every script: KEYS as above; ARGV[1..4] = now, active TTL, abandon time (all in
+# microseconds), default limit.
 _PRELUDE = """
 local waiting, seen, active, ended = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local controls, stats, ready = KEYS[5], KEYS[6], KEYS[7]
@@ -54,15 +57,23 @@ local function record_rate(admitted)
   -- A gap between admissions measures how fast the line moves only if people were already
   -- waiting at the previous one; otherwise it measures how long the line stood empty.
   local previous = tonumber(redis.call('HGET', stats, 'last_admission_at'))
+  local since = tonumber(redis.call('HGET', stats, 'waiting_since'))
   redis.call('HINCRBY', stats, 'admitted_total', admitted)
-  if previous and now > previous and redis.call('HGET', stats, 'backlog') == '1' then
+  if previous and now > previous and since and since <= previous then
     local sample = (now - previous) / admitted
-    local average = tonumber(redis.call('HGET', stats, 'seconds_per_admission'))
+    local average = tonumber(redis.call('HGET', stats, 'per_admission'))
     if average then sample = $SMOOTHING * sample + (1 - $SMOOTHING) * average end
-    redis.call('HSET', stats, 'seconds_per_admission', tostring(sample))
+    redis.call('HSET', stats, 'per_admission', string.format('%d', math.floor(sample + 0.5)))
   end
-  if not previous or now > previous then redis.call('HSET', stats, 'last_admission_at', tostring(now)) end
-  redis.call('HSET', stats, 'backlog', redis.call('ZCARD', waiting) > 0 and '1' or '0')
+  -- A caller whose clock reading is older than the last admission measures no gap.
+  if not previous or now > previous then redis.call('HSET', stats, 'last_admission_at', ARGV[1]) end
+  if redis.call('ZCARD', waiting) == 0 then redis.call('HDEL', stats, 'waiting_since') end
+end
+
+local function enqueue(id)
+  if redis.call('ZCARD', waiting) == 0 then redis.call('HSET', stats, 'waiting_since', ARGV[1]) end
+  redis.call('ZADD', waiting, 'NX', id, id)
+  redis.call('ZADD', seen, 'NX', now, id)
 end
 
 local function end_entry(id)
@@ -114,13 +125,13 @@ local function status_of(id)
   return {'WAITING'}
 end
 
--- {status, expires_at, position, paused, seconds_per_admission, limit}
+-- {status, expires_at, position, paused, per_admission, limit}
 local function reply(id, state)
   local paused = redis.call('HGET', controls, 'paused') == '1' and 1 or 0
   if state[1] ~= 'WAITING' then return {state[1], state[2] or '', 0, paused, '', ''} end
   return {
     'WAITING', '', redis.call('ZRANK', waiting, id) + 1, paused,
-    redis.call('HGET', stats, 'seconds_per_admission') or '', redis.call('HGET', controls, 'limit') or '',
+    redis.call('HGET', stats, 'per_admission') or '', redis.call('HGET', controls, 'limit') or '',
   }
 end
 """.replace("$SMOOTHING", str(RATE_SMOOTHING)).replace("$SKIP_BUDGET", str(SKIP_BUDGET))
@@ -152,11 +163,8 @@ _JOIN = (
     + _NOT_READY
     + """
 local id = ARGV[5]
-if status_of(id)[1] == 'UNKNOWN' then
-  redis.call('ZADD', waiting, id, id)
-  redis.call('ZADD', seen, now, id)
-  admit()
-end
+if status_of(id)[1] == 'UNKNOWN' then enqueue(id) end
+admit()
 return reply(id, status_of(id))
 """
 )
@@ -184,8 +192,7 @@ if redis.call('ZSCORE', ended, id) == false then
       redis.call('ZADD', active, 'NX', expires, id)
     end
   elseif redis.call('ZSCORE', active, id) == false then
-    redis.call('ZADD', waiting, 'NX', id, id)
-    redis.call('ZADD', seen, 'NX', now, id)
+    enqueue(id)
   end
 end
 return reply(id, status_of(id))
@@ -217,6 +224,18 @@ class Place:
     active_limit: int | None = None
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _micros(moment: dt.datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+def _moment(micros) -> dt.datetime:
+    return EPOCH + int(float(micros)) * MICROSECOND
+
+
 @functools.cache
 def _script(source: str):
     return get_redis().register_script(source)
@@ -224,9 +243,9 @@ def _script(source: str):
 
 def _args(now: dt.datetime, *extra) -> list:
     return [
-        now.timestamp(),
-        settings.QUEUE_ACTIVE_TTL_SECONDS,
-        settings.QUEUE_ABANDON_SECONDS,
+        _micros(now),
+        settings.QUEUE_ACTIVE_TTL_SECONDS * 1_000_000,
+        settings.QUEUE_ABANDON_SECONDS * 1_000_000,
         settings.QUEUE_ACTIVE_LIMIT,
         *extra,
     ]
@@ -243,10 +262,10 @@ def place_from_reply(reply: list) -> Place:
     expires, position, paused, rate, limit = (_text(value) for value in reply[1:])
     return Place(
         status=status,
-        expires_at=dt.datetime.fromtimestamp(float(expires), tz=dt.UTC) if expires else None,
+        expires_at=_moment(expires) if expires else None,
         position=int(position),
         paused=paused == "1",
-        seconds_per_admission=float(rate) if rate else None,
+        seconds_per_admission=int(rate) / 1_000_000 if rate else None,
         active_limit=int(limit) if limit else None,
     )
 
@@ -274,7 +293,7 @@ def end(*, entry_ids: list[int], now: dt.datetime) -> None:
 
 
 def restore(*, entry_id: int, status: str, expires_at: dt.datetime | None, now: dt.datetime) -> Place:
-    expires = expires_at.timestamp() if expires_at else 0
+    expires = _micros(expires_at) if expires_at else 0
     reply = _script(_RESTORE)(keys=KEYS, args=_args(now, entry_id, status, expires), client=get_redis())
     return place_from_reply(reply)
 
@@ -301,10 +320,7 @@ def forget_ended(*, entry_ids: list[int]) -> None:
 
 def active_slots() -> dict[int, dt.datetime]:
     """Entry id -> when its slot ends, for every ACTIVE entry (at most the active limit)."""
-    return {
-        int(member): dt.datetime.fromtimestamp(score, tz=dt.UTC)
-        for member, score in get_redis().zrange(ACTIVE, 0, -1, withscores=True)
-    }
+    return {int(member): _moment(score) for member, score in get_redis().zrange(ACTIVE, 0, -1, withscores=True)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -320,10 +336,10 @@ class Counts:
 def counts(*, now: dt.datetime) -> Counts:
     pipe = get_redis().pipeline(transaction=False)
     pipe.zcard(WAITING)
-    pipe.zcount(ACTIVE, f"({now.timestamp()}", "+inf")
+    pipe.zcount(ACTIVE, f"({_micros(now)}", "+inf")
     pipe.zcard(ENDED)
     pipe.zrange(WAITING, 0, 0)
-    pipe.hmget(STATS, ["admitted_total", "seconds_per_admission"])
+    pipe.hmget(STATS, ["admitted_total", "per_admission"])
     waiting, active, ended, head, (admitted, rate) = pipe.execute()
     return Counts(
         waiting=waiting,
@@ -331,7 +347,7 @@ def counts(*, now: dt.datetime) -> Counts:
         ended_unsynced=ended,
         head=int(head[0]) if head else None,
         admitted_total=int(admitted or 0),
-        seconds_per_admission=float(rate) if rate else None,
+        seconds_per_admission=int(rate) / 1_000_000 if rate else None,
     )
 
 
@@ -360,12 +376,14 @@ def load(*, waiting_ids: list[int], active: dict[int, dt.datetime], controls: tu
     redis = get_redis()
     set_controls(active_limit=controls[0], paused=controls[1])
     if active:
-        redis.zadd(ACTIVE, {str(entry_id): expires.timestamp() for entry_id, expires in active.items()}, nx=True)
+        redis.zadd(ACTIVE, {str(entry_id): _micros(expires) for entry_id, expires in active.items()}, nx=True)
+    if waiting_ids:
+        redis.hsetnx(STATS, "waiting_since", _micros(now))
     for start in range(0, len(waiting_ids), 10_000):
         batch = waiting_ids[start : start + 10_000]
         pipe = redis.pipeline(transaction=False)
         pipe.zadd(WAITING, {str(entry_id): entry_id for entry_id in batch}, nx=True)
-        pipe.zadd(SEEN, dict.fromkeys(map(str, batch), now.timestamp()), nx=True)
+        pipe.zadd(SEEN, dict.fromkeys(map(str, batch), _micros(now)), nx=True)
         pipe.execute()
 
 

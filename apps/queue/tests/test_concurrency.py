@@ -1,5 +1,5 @@
-"""The waiting room under real concurrency: each thread is its own database connection, as
-each request of several server processes would be."""
+"""The waiting room under real concurrency: each thread is its own database connection and
+shares the one Redis, as each request of several server processes would."""
 
 import threading
 import time
@@ -13,11 +13,11 @@ from django.utils import timezone
 from apps.accounts.tests.factories import UserFactory
 from apps.common.tests.fixtures import client_with_key, client_with_queue_token
 from apps.common.tests.threads import run_in_threads
-from apps.queue import services
+from apps.queue import line
 from apps.queue.models import QueueEntry
-from apps.queue.services import queue_admit, queue_entry_end, queue_poll, queue_token_issue
+from apps.queue.services import queue_entry_end, queue_line_rebuild, queue_poll, queue_token_issue
 from apps.queue.tasks import queue_maintain
-from apps.queue.tokens import entry_for_token, token_for
+from apps.queue.tokens import entry_id_for_token, token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
@@ -48,13 +48,15 @@ def run_together(jobs: list[Callable]) -> list:
 
 @contextmanager
 def peak_active_count() -> Iterator[list[int]]:
-    """Watches the ACTIVE count from another connection for as long as the block runs."""
+    """Watches, for as long as the block runs, the most slots ever taken at once: in the line
+    (Redis) and in PostgreSQL's record, from another connection."""
     peak, stop, errors = [0], threading.Event(), []
 
     def watch():
         while not stop.is_set():
             now = timezone.now()
-            peak[0] = max(peak[0], QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__gt=now).count())
+            stored = QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__gt=now).count()
+            peak[0] = max(peak[0], stored, line.counts(now=now).active)
 
     watcher = threading.Thread(target=in_own_thread(watch, errors))
     watcher.start()
@@ -76,27 +78,30 @@ def test_simultaneous_token_requests_never_activate_more_than_the_limit(settings
     assert [response.status_code for response in responses] == [201] * 12
     bodies = [response.json() for response in responses]
     assert [body["status"] for body in bodies].count("ACTIVE") == 3
-    assert sorted(body["position"] for body in bodies if body["status"] == "WAITING") == list(range(1, 10))
     assert QueueEntry.objects.filter(status=Status.ACTIVE).count() == 3
     assert peak[0] <= 3
-    tickets = list(QueueEntry.objects.order_by("ticket").values_list("ticket", flat=True))
-    assert tickets == list(range(tickets[0], tickets[0] + 12))  # one number each, none skipped
+    # Every later poll sees one place each, 1 to 9, in ticket order.
+    waiting = sorted(
+        (entry_id_for_token(body["token"]), body["token"]) for body in bodies if body["status"] == "WAITING"
+    )
+    assert [queue_poll(entry_id=entry_id).position for entry_id, _ in waiting] == list(range(1, 10))
 
 
 def test_simultaneous_polls_admit_exactly_the_head_of_the_line_into_freed_slots(settings):
     settings.QUEUE_ACTIVE_LIMIT = 3
     entries = [queue_token_issue(user=UserFactory())[0] for _ in range(12)]
+    line.set_controls(active_limit=None, paused=True)  # the ends below free slots; nobody takes them yet
     for entry in entries[:3]:
         queue_entry_end(entry_id=entry.pk)
-    waiting_clients = [client_with_queue_token(entry) for entry in entries[3:]]
+    line.set_controls(active_limit=None, paused=False)
+    waiting_clients = [client_with_queue_token(entry) for entry in reversed(entries[3:])]  # the back polls first
 
     with peak_active_count() as peak:
         responses = run_together([lambda client=client: client.get(STATUS) for client in waiting_clients])
 
     assert [response.status_code for response in responses] == [200] * 9
     assert peak[0] <= 3
-    active = set(QueueEntry.objects.filter(status=Status.ACTIVE).values_list("pk", flat=True))
-    assert active == {entry.pk for entry in entries[3:6]}
+    assert set(line.active_slots()) == {entry.pk for entry in entries[3:6]}
 
 
 def test_one_user_asking_many_times_at_once_gets_one_token():
@@ -110,17 +115,18 @@ def test_one_user_asking_many_times_at_once_gets_one_token():
     assert QueueEntry.objects.filter(user=user).count() == 1
 
 
-def test_a_crowd_taking_polling_and_paying_at_once_never_passes_the_limit_and_everyone_gets_in(settings):
+def test_a_crowd_joining_polling_and_paying_at_once_never_passes_the_limit_and_everyone_gets_in_in_order(settings):
     settings.QUEUE_ACTIVE_LIMIT = 2
     users = [UserFactory() for _ in range(10)]
     stop_task = threading.Event()
+    admitted_order: list[int] = []
 
     def shopper(user) -> bool:
-        token = token_for(queue_token_issue(user=user)[0])
+        entry_id = entry_id_for_token(token_for(queue_token_issue(user=user)[0]))
         for _ in range(2000):
-            entry, _ = queue_poll(entry=entry_for_token(token))
-            if entry.status == Status.ACTIVE:
-                queue_entry_end(entry_id=entry.pk)  # pays at once
+            if queue_poll(entry_id=entry_id).status == Status.ACTIVE:
+                admitted_order.append(entry_id)
+                queue_entry_end(entry_id=entry_id)  # pays at once
                 return True
             time.sleep(0.005)
         return False
@@ -142,29 +148,33 @@ def test_a_crowd_taking_polling_and_paying_at_once_never_passes_the_limit_and_ev
     assert not scheduler_errors, scheduler_errors
     assert served == [True] * 10
     assert peak[0] <= 2
-    assert QueueEntry.objects.filter(admitted_at__isnull=False).count() == 10
+    assert QueueEntry.objects.filter(status=Status.EXPIRED).count() == 10
 
 
-def test_a_token_ended_while_admission_picks_it_stays_ended_and_the_slot_goes_to_the_next(settings, monkeypatch):
-    settings.QUEUE_ACTIVE_LIMIT = 1
-    first, picked, next_in_line = (queue_token_issue(user=UserFactory())[0] for _ in range(3))
-    queue_entry_end(entry_id=first.pk)
-    checked = services.entry_is_abandoned
+def test_a_line_rebuilt_in_the_middle_of_a_rush_loses_nobody_and_admits_nobody_twice(settings):
+    """Redis flushed while people join and poll: whoever joined is still in line afterwards,
+    and the slots never pass the limit."""
+    settings.QUEUE_ACTIVE_LIMIT = 3
+    users = [UserFactory() for _ in range(24)]
 
-    def end_picked_meanwhile(*, entry, now):
-        # Admission has read the head of the line; staff (another connection) end that token now.
-        if entry.pk == picked.pk:
-            errors: list = []
-            staff = threading.Thread(target=in_own_thread(lambda: queue_entry_end(entry_id=picked.pk), errors))
-            staff.start()
-            staff.join(timeout=10)
-            assert not errors, errors
-        return checked(entry=entry, now=now)
+    def joiner(index: int) -> int:
+        if index == 0:
+            line.wipe()  # Redis lost everything; the next request reloads from PostgreSQL
+            return 0
+        entry, _, _ = queue_token_issue(user=users[index])
+        return entry.pk
 
-    monkeypatch.setattr(services, "entry_is_abandoned", end_picked_meanwhile)
+    with peak_active_count() as peak:
+        results = run_together([lambda index=index: joiner(index) for index in range(len(users))])
 
-    queue_admit()
-
-    assert QueueEntry.objects.get(pk=picked.pk).status == Status.EXPIRED
-    assert QueueEntry.objects.get(pk=next_in_line.pk).status == Status.ACTIVE
-    assert QueueEntry.objects.filter(status=Status.ACTIVE).count() == 1
+    joined = [entry_id for entry_id in results if entry_id]
+    places = {entry_id: queue_poll(entry_id=entry_id) for entry_id in joined}
+    assert peak[0] <= 3
+    assert sum(place.status == Status.ACTIVE for place in places.values()) == 3
+    waiting = sorted(entry_id for entry_id, place in places.items() if place.status == Status.WAITING)
+    assert [places[entry_id].position for entry_id in waiting] == list(range(1, len(waiting) + 1))
+    assert len(waiting) == len(joined) - 3  # nobody lost
+    queue_line_rebuild()
+    assert {entry_id: queue_poll(entry_id=entry_id).status for entry_id in joined} == {
+        entry_id: place.status for entry_id, place in places.items()
+    }

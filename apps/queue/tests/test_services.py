@@ -6,12 +6,15 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from apps.accounts.tests.factories import UserFactory
+from apps.common.redis import get_redis
+from apps.queue import line, services
 from apps.queue.errors import QueueTokenExpired
 from apps.queue.models import QueueEntry
-from apps.queue.selectors import entry_place, queue_state_get
+from apps.queue.selectors import estimated_wait_seconds, queue_state_get
 from apps.queue.services import (
-    queue_admit,
-    queue_entry_end,
+    queue_entries_end,
+    queue_line_rebuild,
+    queue_place,
     queue_poll,
     queue_state_update,
     queue_token_issue,
@@ -42,8 +45,26 @@ def one_slot(settings):
     settings.QUEUE_ACTIVE_LIMIT = 1
 
 
+@pytest.fixture(autouse=True)
+def _ends_commit(monkeypatch, django_capture_on_commit_callbacks):
+    """An end reaches the line when its transaction commits; each test runs inside one that
+    never does, so run those callbacks as a real commit would."""
+
+    end = services.queue_entries_end
+
+    def end_and_commit(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return end(**kwargs)
+
+    monkeypatch.setattr(services, "queue_entries_end", end_and_commit)
+
+
 def at(t0: dt.datetime, seconds: float) -> dt.datetime:
     return t0 + dt.timedelta(seconds=seconds)
+
+
+def queue_entry_end(*, entry_id: int, now: dt.datetime | None = None) -> None:
+    services.queue_entries_end(entry_ids=[entry_id], now=now)
 
 
 def line_up(count: int, *, now: dt.datetime) -> list[QueueEntry]:
@@ -51,18 +72,24 @@ def line_up(count: int, *, now: dt.datetime) -> list[QueueEntry]:
     return [queue_token_issue(user=UserFactory(), now=now)[0] for _ in range(count)]
 
 
-def poll(entry: QueueEntry, *, now: dt.datetime) -> QueueEntry:
-    """A status request: the entry is loaded afresh, as the token authentication does."""
-    return queue_poll(entry=QueueEntry.objects.get(pk=entry.pk), now=now)[0]
+def poll(entry: QueueEntry, *, now: dt.datetime):
+    """A status request, as GET /queue/status makes it: the line's answer (a Place)."""
+    return queue_poll(entry_id=entry.pk, now=now)
 
 
-def place(entry: QueueEntry) -> tuple[int, int]:
-    """(position, estimated_wait_seconds) as a poll would show them now."""
-    entry.refresh_from_db()
-    return entry_place(entry=entry, state=queue_state_get())
+def place(entry: QueueEntry, *, now: dt.datetime) -> tuple[int, int | None]:
+    """(position, estimated_wait_seconds) as the line shows them at `now`, without polling."""
+    found = queue_place(entry_id=entry.pk, now=now, poll=False)
+    return found.position, estimated_wait_seconds(found)
 
 
-def statuses(entries: list[QueueEntry]) -> list[str]:
+def statuses(entries: list[QueueEntry], *, now: dt.datetime) -> list[str]:
+    """Each entry's status as the line sees it at `now` (PostgreSQL learns it later)."""
+    return [queue_place(entry_id=entry.pk, now=now, poll=False).status for entry in entries]
+
+
+def stored(entries: list[QueueEntry]) -> list[str]:
+    """Each entry's status as PostgreSQL has it."""
     for entry in entries:
         entry.refresh_from_db()
     return [entry.status for entry in entries]
@@ -72,13 +99,14 @@ def statuses(entries: list[QueueEntry]) -> list[str]:
 
 
 def test_a_new_token_is_active_at_once_when_a_slot_is_free_and_nobody_waits(settings, t0):
-    entry, created = queue_token_issue(user=UserFactory(), now=t0)
+    entry, found, created = queue_token_issue(user=UserFactory(), now=t0)
 
     assert created
-    assert entry.status == Status.ACTIVE
+    assert found.status == Status.ACTIVE
+    assert stored([entry]) == [Status.ACTIVE]  # recorded before the holder can book
     assert entry.admitted_at == t0
-    assert entry.expires_at == at(t0, settings.QUEUE_ACTIVE_TTL_SECONDS)
-    assert place(entry) == (0, 0)
+    assert entry.expires_at == found.expires_at == at(t0, settings.QUEUE_ACTIVE_TTL_SECONDS)
+    assert place(entry, now=t0) == (0, 0)
 
 
 def test_tokens_past_the_limit_wait_in_issue_order(settings, t0):
@@ -86,34 +114,42 @@ def test_tokens_past_the_limit_wait_in_issue_order(settings, t0):
 
     entries = line_up(5, now=t0)
 
-    assert statuses(entries) == [Status.ACTIVE, Status.ACTIVE, Status.WAITING, Status.WAITING, Status.WAITING]
-    assert [place(entry)[0] for entry in entries] == [0, 0, 1, 2, 3]
+    assert statuses(entries, now=t0) == [Status.ACTIVE, Status.ACTIVE, Status.WAITING, Status.WAITING, Status.WAITING]
+    assert [place(entry, now=t0)[0] for entry in entries] == [0, 0, 1, 2, 3]
     assert all(entry.expires_at is None for entry in entries[2:])
+
+
+def test_the_ticket_is_the_entry_id_in_issue_order(t0):
+    entries = line_up(3, now=t0)
+
+    assert [entry.pk for entry in entries] == sorted(entry.pk for entry in entries)
 
 
 def test_a_freed_slot_goes_to_the_head_of_the_line_not_to_whoever_polls(one_slot, t0):
     first, second, third, fourth = line_up(4, now=t0)
-    queue_entry_end(entry_id=first.pk, now=at(t0, 1))
+    queue_entry_end(entry_id=first.pk, now=at(t0, 1))  # outside a transaction: the line hears at once
 
     polled = poll(fourth, now=at(t0, 2))
 
     assert polled.status == Status.WAITING
-    assert statuses([second, third, fourth]) == [Status.ACTIVE, Status.WAITING, Status.WAITING]
-    assert place(third)[0] == 1
-    assert place(fourth)[0] == 2
+    assert statuses([second, third, fourth], now=at(t0, 2)) == [Status.ACTIVE, Status.WAITING, Status.WAITING]
+    assert place(third, now=at(t0, 2))[0] == 1
+    assert place(fourth, now=at(t0, 2))[0] == 2
 
 
 def test_the_whole_line_is_admitted_in_issue_order(settings, t0):
     settings.QUEUE_ACTIVE_LIMIT = 2
     entries = line_up(8, now=t0)
-    admitted_rounds = []
+    admitted_rounds, admitted = [], entries[:2]
 
     for round_number in range(1, 4):
-        for entry in QueueEntry.objects.filter(status=Status.ACTIVE):
-            queue_entry_end(entry_id=entry.pk, now=at(t0, round_number))
+        now = at(t0, round_number)
+        for entry in admitted:
+            queue_entry_end(entry_id=entry.pk, now=now)
         # The last in line polls: the slots still go to the front.
-        poll(QueueEntry.objects.filter(status=Status.WAITING).latest("ticket"), now=at(t0, round_number))
-        admitted_rounds.append(sorted(QueueEntry.objects.filter(status=Status.ACTIVE).values_list("pk", flat=True)))
+        poll(entries[-1], now=now)
+        admitted = [entry for entry in entries if statuses([entry], now=now) == [Status.ACTIVE]]
+        admitted_rounds.append([entry.pk for entry in admitted])
 
     pks = [entry.pk for entry in entries]
     assert admitted_rounds == [pks[2:4], pks[4:6], pks[6:8]]
@@ -121,14 +157,14 @@ def test_the_whole_line_is_admitted_in_issue_order(settings, t0):
 
 def test_a_new_token_waits_behind_people_already_waiting_even_if_a_slot_is_free(one_slot, t0):
     first, second = line_up(2, now=t0)
-    queue_entry_end(entry_id=first.pk, now=at(t0, 1))  # free slot, but `second` has not polled yet
+    queue_entry_end(entry_id=first.pk, now=at(t0, 1))  # the slot goes on to `second` at once
 
-    third, created = queue_token_issue(user=UserFactory(), now=at(t0, 2))
+    third, found, created = queue_token_issue(user=UserFactory(), now=at(t0, 2))
 
     assert created
-    assert third.status == Status.WAITING
-    assert place(third)[0] == 1
-    assert statuses([second]) == [Status.ACTIVE]
+    assert found.status == Status.WAITING
+    assert place(third, now=at(t0, 2))[0] == 1
+    assert statuses([second], now=at(t0, 2)) == [Status.ACTIVE]
 
 
 # Re-issue
@@ -136,25 +172,25 @@ def test_a_new_token_waits_behind_people_already_waiting_even_if_a_slot_is_free(
 
 def test_asking_again_returns_the_same_token_and_place(one_slot, t0):
     first, second, third = line_up(3, now=t0)
-    last_ticket = queue_state_get().last_ticket
+    tokens_before = QueueEntry.objects.count()
 
-    again, created = queue_token_issue(user=third.user, now=at(t0, 5))
+    again, found, created = queue_token_issue(user=third.user, now=at(t0, 5))
 
     assert not created
     assert again.pk == third.pk
     assert token_for(again) == token_for(third)
-    assert place(again) == place(third)
-    assert place(again)[0] == 2
-    assert queue_state_get().last_ticket == last_ticket  # no new number handed out
+    assert (found.position, estimated_wait_seconds(found)) == place(third, now=at(t0, 5))
+    assert found.position == 2
+    assert QueueEntry.objects.count() == tokens_before  # no new number handed out
 
 
 def test_asking_again_while_active_returns_the_same_active_token(t0):
-    entry, _ = queue_token_issue(user=UserFactory(), now=t0)
+    entry, _, _ = queue_token_issue(user=UserFactory(), now=t0)
 
-    again, created = queue_token_issue(user=entry.user, now=at(t0, 30))
+    again, found, created = queue_token_issue(user=entry.user, now=at(t0, 30))
 
     assert not created
-    assert (again.pk, again.status, again.expires_at) == (entry.pk, Status.ACTIVE, entry.expires_at)
+    assert (again.pk, found.status, found.expires_at) == (entry.pk, Status.ACTIVE, entry.expires_at)
 
 
 def test_asking_again_keeps_a_waiting_place_alive(settings, one_slot, t0):
@@ -170,31 +206,31 @@ def test_after_paying_a_user_gets_a_new_token_at_the_end_of_the_line(one_slot, t
     first, second = line_up(2, now=t0)
     queue_entry_end(entry_id=first.pk, now=at(t0, 1))
 
-    new, created = queue_token_issue(user=first.user, now=at(t0, 2))
+    new, found, created = queue_token_issue(user=first.user, now=at(t0, 2))
 
     assert created
-    assert new.pk != first.pk
+    assert new.pk > second.pk
     assert token_for(new) != token_for(first)
-    assert new.ticket > second.ticket
-    assert new.status == Status.WAITING  # `second` was ahead and took the slot
-    assert statuses([first, second]) == [Status.EXPIRED, Status.ACTIVE]
+    assert found.status == Status.WAITING  # `second` was ahead and took the slot
+    assert statuses([first, second], now=at(t0, 2)) == [Status.EXPIRED, Status.ACTIVE]
+    assert stored([first]) == [Status.EXPIRED]
 
 
 def test_an_abandoned_place_is_not_given_back_on_reissue(settings, one_slot, t0):
     first, second, third = line_up(3, now=t0)
     poll(third, now=at(t0, 60))
 
-    new, created = queue_token_issue(user=second.user, now=at(t0, settings.QUEUE_ABANDON_SECONDS + 1))
+    new, _, created = queue_token_issue(user=second.user, now=at(t0, settings.QUEUE_ABANDON_SECONDS + 1))
 
     assert created
-    assert new.ticket > third.ticket
-    assert statuses([second]) == [Status.EXPIRED]
+    assert new.pk > third.pk
+    assert stored([second]) == [Status.EXPIRED]
 
 
 # Admission when a slot frees
 
 
-def test_paying_frees_the_slot_for_the_head_at_its_next_poll(settings, one_slot, t0):
+def test_paying_frees_the_slot_for_the_head_at_once(settings, one_slot, t0):
     first, second = line_up(2, now=t0)
     assert poll(second, now=at(t0, 5)).status == Status.WAITING
 
@@ -202,14 +238,28 @@ def test_paying_frees_the_slot_for_the_head_at_its_next_poll(settings, one_slot,
     polled = poll(second, now=at(t0, 11))
 
     assert polled.status == Status.ACTIVE
-    assert polled.expires_at == at(t0, 11 + settings.QUEUE_ACTIVE_TTL_SECONDS)
-    assert place(polled) == (0, 0)
+    assert polled.expires_at == at(t0, 10 + settings.QUEUE_ACTIVE_TTL_SECONDS)
+    assert place(second, now=at(t0, 11)) == (0, 0)
+
+
+def test_an_end_inside_a_transaction_reaches_the_line_only_when_it_commits(
+    one_slot, t0, django_capture_on_commit_callbacks
+):
+    first, second = line_up(2, now=t0)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        queue_entries_end(entry_ids=[first.pk], now=at(t0, 1))  # as imported: without the fixture's commit
+    assert statuses([first, second], now=at(t0, 1)) == [Status.ACTIVE, Status.WAITING]  # rolled back: nothing freed
+
+    for callback in callbacks:
+        callback()
+    assert statuses([first, second], now=at(t0, 1)) == [Status.EXPIRED, Status.ACTIVE]
 
 
 def test_an_ended_token_is_expired_for_good(one_slot, t0):
     first, second = line_up(2, now=t0)
     queue_entry_end(entry_id=first.pk, now=at(t0, 1))
-    queue_admit(now=at(t0, 2))
+    queue_maintain()
     queue_entry_end(entry_id=first.pk, now=at(t0, 3))  # a second end changes nothing
 
     first.refresh_from_db()
@@ -228,12 +278,11 @@ def test_a_slot_frees_ttl_seconds_after_admission(settings, one_slot, t0):
 
     assert polled.status == Status.ACTIVE
     assert polled.expires_at == at(t0, 120)
-    first.refresh_from_db()
-    assert (first.status, first.ended_at) == (Status.EXPIRED, at(t0, 60))
+    assert statuses([first], now=at(t0, 60)) == [Status.EXPIRED]
 
 
 def test_an_active_token_ends_when_its_ttl_is_up_even_before_any_job_marks_it(settings, t0):
-    first, _ = queue_token_issue(user=UserFactory(), now=t0)
+    first, _, _ = queue_token_issue(user=UserFactory(), now=t0)
 
     assert poll(first, now=at(t0, settings.QUEUE_ACTIVE_TTL_SECONDS - 1)).status == Status.ACTIVE
     with pytest.raises(QueueTokenExpired):
@@ -260,7 +309,7 @@ def test_polling_keeps_a_waiting_place_however_long_the_wait(settings, one_slot,
         polled = poll(waiting, now=at(t0, step * interval))
 
     assert polled.status == Status.WAITING
-    assert place(polled)[0] == 1
+    assert polled.position == 1
 
 
 def test_polling_keeps_the_place_even_with_a_short_abandon_time(settings, one_slot, t0):
@@ -281,24 +330,25 @@ def test_abandoned_places_are_skipped_when_a_slot_frees(settings, one_slot, t0):
     polled = poll(polling, now=at(t0, settings.QUEUE_ABANDON_SECONDS + 2))
 
     assert polled.status == Status.ACTIVE
-    assert statuses([gone]) == [Status.EXPIRED]
+    assert statuses([gone], now=at(t0, settings.QUEUE_ABANDON_SECONDS + 2)) == [Status.EXPIRED]
 
 
-def test_the_scheduled_task_drops_abandoned_places_and_the_next_in_line_moves_up(settings, one_slot):
+def test_the_scheduled_task_drops_abandoned_places_and_records_the_line_in_postgresql(settings, one_slot):
     now = timezone.now()
     long_ago = now - dt.timedelta(seconds=settings.QUEUE_ABANDON_SECONDS + 60)
     first, gone, polling = line_up(3, now=long_ago)
     for seconds in range(30, settings.QUEUE_ABANDON_SECONDS + 61, 30):
         poll(polling, now=long_ago + dt.timedelta(seconds=seconds))
 
-    assert queue_maintain() == {"dropped": 1, "admitted": 0}
+    result = queue_maintain()
 
-    assert statuses([first, gone, polling]) == [Status.ACTIVE, Status.EXPIRED, Status.WAITING]
-    assert place(polling)[0] == 1  # the head of the line now
+    assert (result["dropped"], result["admitted"], result["ends_recorded"]) == (1, 0, 1)
+    assert stored([first, gone, polling]) == [Status.ACTIVE, Status.EXPIRED, Status.WAITING]
+    assert place(polling, now=now)[0] == 1  # the head of the line now
 
-    queue_entry_end(entry_id=first.pk)
-    assert queue_maintain() == {"dropped": 0, "admitted": 1}
-    assert statuses([polling]) == [Status.ACTIVE]
+    queue_entry_end(entry_id=first.pk)  # the line hands the slot on at once...
+    assert queue_maintain()["admissions_recorded"] == 1  # ...and the task writes it down
+    assert stored([polling]) == [Status.ACTIVE]
 
 
 def test_the_scheduled_task_expires_lapsed_tokens_and_admits_without_anyone_polling(settings, one_slot):
@@ -307,10 +357,12 @@ def test_the_scheduled_task_expires_lapsed_tokens_and_admits_without_anyone_poll
     [first] = line_up(1, now=now - dt.timedelta(seconds=61))
     [second] = line_up(1, now=now - dt.timedelta(seconds=30))
 
-    assert queue_maintain() == {"dropped": 0, "admitted": 1}
-    assert queue_maintain() == {"dropped": 0, "admitted": 0}  # idempotent
+    result = queue_maintain()
+    assert (result["admitted"], result["lapsed"], result["admissions_recorded"]) == (1, 1, 1)
+    again = queue_maintain()  # idempotent
+    assert (again["admitted"], again["lapsed"], again["admissions_recorded"]) == (0, 0, 0)
 
-    assert statuses([first, second]) == [Status.EXPIRED, Status.ACTIVE]
+    assert stored([first, second]) == [Status.EXPIRED, Status.ACTIVE]
 
 
 def test_migrate_schedules_the_task_every_minute():
@@ -327,7 +379,7 @@ def test_waiting_estimates_are_positive_and_never_smaller_for_a_later_place(sett
     settings.QUEUE_ACTIVE_LIMIT = 2
     entries = line_up(8, now=t0)
 
-    places = [place(entry) for entry in entries]
+    places = [place(entry, now=t0) for entry in entries]
 
     assert places[:2] == [(0, 0), (0, 0)]
     waits = [wait for _, wait in places[2:]]
@@ -336,78 +388,145 @@ def test_waiting_estimates_are_positive_and_never_smaller_for_a_later_place(sett
     assert waits == sorted(waits)
 
 
+def test_the_position_stops_counting_people_who_gave_up_once_the_task_drops_them(settings, one_slot, t0):
+    _, gone, kept, last = line_up(4, now=t0)
+    poll(kept, now=at(t0, 60))
+    poll(last, now=at(t0, 60))
+    later = at(t0, settings.QUEUE_ABANDON_SECONDS)
+    assert poll(last, now=later).position == 3  # it may overcount for a while; it never undercounts
+
+    services.queue_maintain(now=later)
+
+    assert poll(last, now=later).position == 2
+
+
 def test_the_estimate_follows_the_admission_rate_actually_observed(one_slot, t0):
     first, second, third, fourth = line_up(4, now=t0)
-    assert place(third) == (2, 2 * 600)  # no history: every slot held for its full TTL
+    assert place(third, now=t0) == (2, 2 * 600)  # no history: every slot held for its full TTL
 
-    queue_entry_end(entry_id=first.pk, now=at(t0, 30))
-    poll(second, now=at(t0, 30))  # one admission 30 s after the last one
+    queue_entry_end(entry_id=first.pk, now=at(t0, 30))  # one admission 30 s after the last one
 
-    assert place(third) == (1, 30)
-    assert place(fourth) == (2, 60)
+    assert place(third, now=at(t0, 30)) == (1, 30)
+    assert place(fourth, now=at(t0, 30)) == (2, 60)
 
 
 def test_a_stale_clock_reading_does_not_corrupt_the_estimate(one_slot, t0):
     first, second, third, fourth = line_up(4, now=t0)
     queue_entry_end(entry_id=first.pk, now=at(t0, 1))
 
-    # A poll that read the clock, then waited for the lock behind a later admission.
-    queue_admit(now=at(t0, -5))
+    # A poll from a host whose clock lags the one that admitted last.
+    poll(third, now=at(t0, -5))
 
-    assert statuses([second]) == [Status.ACTIVE]
-    assert 0 < place(third)[1] < place(fourth)[1]
+    assert statuses([second], now=at(t0, 1)) == [Status.ACTIVE]
+    assert 0 < place(third, now=at(t0, 1))[1] < place(fourth, now=at(t0, 1))[1]
 
 
 # Staff controls
 
 
-def test_paused_admission_keeps_everyone_waiting_until_resumed(t0):
+def test_paused_admission_keeps_everyone_waiting_without_an_estimate_until_resumed(t0):
     queue_state_update(active_limit=None, paused=True)
     entries = line_up(3, now=t0)
-    poll(entries[0], now=at(t0, 1))
+    polled = poll(entries[0], now=at(t0, 1))
 
-    assert statuses(entries) == [Status.WAITING] * 3
-    assert [place(entry)[0] for entry in entries] == [1, 2, 3]
+    assert polled.paused
+    assert estimated_wait_seconds(polled) is None
+    assert statuses(entries, now=at(t0, 1)) == [Status.WAITING] * 3
+    assert [place(entry, now=at(t0, 1))[0] for entry in entries] == [1, 2, 3]
 
     queue_state_update(active_limit=None, paused=False)
 
-    assert statuses(entries) == [Status.ACTIVE] * 3
+    assert statuses(entries, now=timezone.now()) == [Status.ACTIVE] * 3
+    assert not poll(entries[0], now=timezone.now()).paused
 
 
 def test_staff_active_limit_overrides_the_setting_and_raising_it_admits_at_once(settings, t0):
     settings.QUEUE_ACTIVE_LIMIT = 100
     queue_state_update(active_limit=2, paused=False)
     entries = line_up(5, now=t0)
-    assert statuses(entries).count(Status.ACTIVE) == 2
+    assert statuses(entries, now=t0).count(Status.ACTIVE) == 2
 
-    queue_state_update(active_limit=4, paused=False)
-    assert statuses(entries) == [Status.ACTIVE] * 4 + [Status.WAITING]
+    queue_state_update(active_limit=4, paused=False, now=t0)
+    assert statuses(entries, now=t0) == [Status.ACTIVE] * 4 + [Status.WAITING]
 
-    queue_state_update(active_limit=None, paused=False)  # back to the setting
-    assert statuses(entries) == [Status.ACTIVE] * 5
+    queue_state_update(active_limit=None, paused=False, now=t0)  # back to the setting
+    assert statuses(entries, now=t0) == [Status.ACTIVE] * 5
 
 
 def test_lowering_the_limit_admits_nobody_until_the_active_count_is_below_it(settings, t0):
     settings.QUEUE_ACTIVE_LIMIT = 3
     entries = line_up(5, now=t0)
-    queue_state_update(active_limit=1, paused=False)
+    queue_state_update(active_limit=1, paused=False, now=t0)
 
     queue_entry_end(entry_id=entries[0].pk, now=at(t0, 1))
     poll(entries[3], now=at(t0, 2))
-    assert statuses(entries[3:]) == [Status.WAITING, Status.WAITING]
+    assert statuses(entries[3:], now=at(t0, 2)) == [Status.WAITING, Status.WAITING]
 
     queue_entry_end(entry_id=entries[1].pk, now=at(t0, 3))
     queue_entry_end(entry_id=entries[2].pk, now=at(t0, 3))
     poll(entries[4], now=at(t0, 4))
-    assert statuses(entries[3:]) == [Status.ACTIVE, Status.WAITING]
+    assert statuses(entries[3:], now=at(t0, 4)) == [Status.ACTIVE, Status.WAITING]
 
 
-def test_staff_controls_leave_the_line_counters_alone(one_slot, t0):
+def test_staff_controls_are_stored_and_survive_a_rebuild_of_the_line(one_slot, t0):
     line_up(3, now=t0)
-    before = queue_state_get()
 
     queue_state_update(active_limit=7, paused=True)
+    queue_line_rebuild()
 
     after = queue_state_get()
     assert (after.active_limit, after.paused) == (7, True)
-    assert (after.last_ticket, after.now_serving) == (before.last_ticket, before.now_serving)
+    assert poll(QueueEntry.objects.order_by("id").last(), now=timezone.now()).paused
+
+
+# When Redis loses the line
+
+
+def test_a_flushed_line_is_rebuilt_from_postgresql_with_every_place_kept(settings, t0):
+    settings.QUEUE_ACTIVE_LIMIT = 2
+    entries = line_up(6, now=t0)
+    before = {entry.pk: place(entry, now=t0) for entry in entries}
+
+    get_redis().flushdb()  # a Redis restart without persistence
+
+    after = {entry.pk: place(entry, now=t0) for entry in entries}
+    assert after == before
+    assert statuses(entries, now=t0) == [Status.ACTIVE] * 2 + [Status.WAITING] * 4
+
+
+def test_an_admission_not_yet_recorded_goes_back_to_the_head_and_nobody_holds_two_slots(one_slot, t0):
+    first, second, third = line_up(3, now=t0)
+    queue_entry_end(entry_id=first.pk, now=at(t0, 1))  # the line admits `second`; PostgreSQL does not know yet
+    assert stored([second]) == [Status.WAITING]
+
+    get_redis().flushdb()
+
+    assert statuses([second, third], now=at(t0, 2)) == [Status.WAITING, Status.WAITING]
+    assert poll(second, now=at(t0, 2)).status == Status.ACTIVE  # first in line again: admitted again
+    assert statuses([third], now=at(t0, 2)) == [Status.WAITING]
+    assert line.counts(now=at(t0, 2)).active == 1
+
+
+def test_an_entry_the_line_lost_is_put_back_in_its_place_on_its_next_poll(settings, t0):
+    settings.QUEUE_ACTIVE_LIMIT = 1
+    first, second, third = line_up(3, now=t0)
+    # An older snapshot came back: the line is loaded but lacks `second`.
+    get_redis().zrem(line.WAITING, second.pk)
+    get_redis().zrem(line.SEEN, second.pk)
+
+    assert poll(second, now=at(t0, 1)).position == 1  # ahead of `third`, by ticket
+    assert poll(third, now=at(t0, 1)).position == 2
+
+
+def test_the_scheduled_task_gives_back_a_lost_slot_and_frees_one_whose_token_ended(one_slot, t0):
+    [first] = line_up(1, now=t0)
+    get_redis().zrem(line.ACTIVE, first.pk)  # the line lost an admission PostgreSQL recorded
+    [second] = line_up(1, now=at(t0, 1))
+    assert statuses([second], now=at(t0, 1)) == [Status.ACTIVE]  # the limit looks free: one too many
+
+    services.queue_maintain(now=at(t0, 2))
+
+    assert set(line.active_slots()) == {first.pk, second.pk}  # over until one ends; then right again
+    QueueEntry.objects.filter(pk=second.pk).update(status=Status.EXPIRED)  # ended while Redis was away
+    services.queue_maintain(now=at(t0, 3))
+    assert set(line.active_slots()) == {first.pk}
