@@ -32,4 +32,4 @@ class IdempotencyKeyReused(ApplicationError):
 
 class ServiceUnavailable(ApplicationError):
     status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
-    default_detail = "The database is unavailable or busy. Retry shortly."
+    default_detail = "The database or the shared store is unavailable or busy. Retry shortly."

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.common.errors import ApplicationError, ServiceUnavailable
+from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -85,13 +86,15 @@ def flatten_validation_errors(detail, prefix: str = "") -> list[dict]:
 
 def problem_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else None
+        headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
+        if isinstance(exc, ServiceUnavailable):
+            headers["Retry-After"] = "1"
         return problem_response(
             status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors, headers=headers
         )
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        # Database down, connection lost or lock timeout: retryable, never an HTML 500.
-        logger.warning("database unavailable: %s", exc)
+    if isinstance(exc, (OperationalError, InterfaceError, *STORE_UNAVAILABLE)):
+        # Database or Redis down, connection lost or lock timeout: retryable, never an HTML 500.
+        logger.warning("backing store unavailable: %s", exc)
         return _service_unavailable()
 
     response = drf_exception_handler(exc, context)

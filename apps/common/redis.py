@@ -11,6 +11,9 @@ import functools
 import redis
 from django.conf import settings
 
+# The store is down, restarting or loading its data: a retryable 503, like a lost database.
+UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
 
 @functools.cache
 def get_redis() -> redis.Redis:

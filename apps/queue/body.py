@@ -3,12 +3,18 @@
 Polls are the most frequent request of all, so the body is built directly; the serializer in
 apis.py documents it in the schema."""
 
-from rest_framework import serializers
+import datetime as dt
+
+from django.utils import timezone
 
 from apps.queue.line import Place
 from apps.queue.selectors import estimated_wait_seconds, poll_after_seconds
 
-_timestamp = serializers.DateTimeField().to_representation
+
+def _timestamp(moment: dt.datetime) -> str:
+    """As DRF's DateTimeField writes it (the current zone, "Z" for UTC), at a fraction of its cost."""
+    text = timezone.localtime(moment).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def queue_token_body(*, token: str, place: Place) -> dict:

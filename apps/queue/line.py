@@ -270,13 +270,16 @@ def place_from_reply(reply: list) -> Place:
     )
 
 
-def poll_command(*, entry_id: int, now: dt.datetime, client=None):
-    """The poll script's call, on `client` (a pipeline, to share a round trip) or the store."""
-    return _script(_POLL)(keys=KEYS, args=_args(now, entry_id), client=client or get_redis())
+def poll_queue(*, pipe, entry_id: int, now: dt.datetime) -> None:
+    """Queue the poll script on a pipeline that shares its round trip with other commands. By
+    its hash alone: redis-py would check that the script is loaded first, in a round trip of
+    its own. If Redis lost its scripts (a restart), that pipeline fails with NoScriptError, and
+    the next `poll()` loads the script again."""
+    pipe.evalsha(_script(_POLL).sha, len(KEYS), *KEYS, *_args(now, entry_id))
 
 
 def poll(*, entry_id: int, now: dt.datetime) -> Place:
-    return place_from_reply(poll_command(entry_id=entry_id, now=now))
+    return place_from_reply(_script(_POLL)(keys=KEYS, args=_args(now, entry_id), client=get_redis()))
 
 
 def status(*, entry_id: int, now: dt.datetime) -> Place:
