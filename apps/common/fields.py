@@ -1,3 +1,5 @@
+import argparse
+
 from rest_framework import serializers
 
 MAX_BIGINT = 2**63 - 1
@@ -33,3 +35,12 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+def positive_int_argument(value: str) -> int:
+    """argparse `type=` for management commands: a whole number of at least 1, or a usage error
+    (0 or a negative number would silently mean something else, or crash, further on)."""
+    number = positive_int_or_none(value)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return number
