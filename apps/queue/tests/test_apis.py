@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 import json
 
@@ -15,23 +16,44 @@ from apps.accounts.models import User
 from apps.accounts.services import api_key_issue
 from apps.accounts.tests.factories import UserFactory
 from apps.common.tests.fixtures import client_with_key
+from apps.concerts.tests.factories import ConcertFactory
 from apps.queue.authentication import HasActiveQueueToken, QueueTokenAuthentication
-from apps.queue.models import QueueEntry, QueueState
-from apps.queue.selectors import QUEUE_STATE_PK
-from apps.queue.services import queue_entry_end
-from apps.queue.tests.factories import QueueEntryFactory
-from apps.queue.tokens import entry_for_token, token_for
+from apps.queue.models import QueueEntry
+from apps.queue.services import queue_line_rebuild, queue_state_update, queue_token_issue
+from apps.queue.tests.factories import QueueEntryFactory, end_and_commit
+from apps.queue.tokens import entry_for_token, new_nonce, token_for
 
 pytestmark = pytest.mark.django_db
 
 ISSUE = "/api/v1/queue/tokens"
 STATUS = "/api/v1/queue/status"
 PROBLEM = "application/problem+json"
+BODY = {"token", "status", "position", "estimated_wait_seconds", "expires_at", "paused", "poll_after_seconds"}
 
 
 @pytest.fixture
 def one_slot(settings):
     settings.QUEUE_ACTIVE_LIMIT = 1
+
+
+@dataclasses.dataclass
+class Clock:
+    offset: dt.timedelta = dt.timedelta()
+
+    def advance(self, **delta) -> None:
+        self.offset += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The server's clock, moved on with `clock.advance(seconds=...)`: from then on every
+    timezone.now() reads real time plus the advance. The line's times (when a token last
+    polled, when a slot ends) live in Redis, out of reach of a test's UPDATE: an API test that
+    needs one of them to pass moves the clock instead."""
+    clock = Clock()
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + clock.offset)
+    return clock
 
 
 def take_token():
@@ -65,8 +87,10 @@ def test_the_first_token_is_active_at_once(user_client):
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"token", "status", "position", "estimated_wait_seconds", "expires_at"}
+    assert set(body) == BODY
     assert (body["status"], body["position"], body["estimated_wait_seconds"]) == ("ACTIVE", 0, 0)
+    assert body["paused"] is False
+    assert body["poll_after_seconds"] >= 1
     expires_at = parse_datetime(body["expires_at"])
     assert expires_at.utcoffset() is not None
     ttl = dt.timedelta(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS)
@@ -159,7 +183,7 @@ def test_after_the_active_token_pays_the_head_is_admitted_on_its_next_poll(one_s
     _, second_client = take_token()
     assert second_client.get(STATUS).json()["status"] == "WAITING"
 
-    queue_entry_end(entry_id=entry_of(first).pk)
+    end_and_commit(entry_id=entry_of(first).pk)
     response = second_client.get(STATUS)
 
     assert response.status_code == 200
@@ -168,11 +192,12 @@ def test_after_the_active_token_pays_the_head_is_admitted_on_its_next_poll(one_s
     assert_problem(first_client.get(STATUS), 401, "QUEUE_TOKEN_EXPIRED")
 
 
-def test_after_the_ttl_the_head_is_admitted_on_its_next_poll(one_slot):
+def test_after_the_ttl_the_head_is_admitted_on_its_next_poll(one_slot, settings, clock):
+    settings.QUEUE_ACTIVE_TTL_SECONDS = 60  # shorter than QUEUE_ABANDON_SECONDS: the head keeps its place
     first, first_client = take_token()
     _, second_client = take_token()
 
-    QueueEntry.objects.filter(pk=entry_of(first).pk).update(expires_at=timezone.now())  # its time is up
+    clock.advance(seconds=60)  # the first token's time is up
 
     assert second_client.get(STATUS).json()["status"] == "ACTIVE"
     assert_problem(first_client.get(STATUS), 401, "QUEUE_TOKEN_EXPIRED")
@@ -181,7 +206,7 @@ def test_after_the_ttl_the_head_is_admitted_on_its_next_poll(one_slot):
 def test_a_paid_user_asking_again_gets_a_new_token_at_the_end(one_slot, user):
     first = client_with_key(user).post(ISSUE, {}, format="json")
     take_token()
-    queue_entry_end(entry_id=QueueEntry.objects.get(user=user).pk)
+    end_and_commit(entry_id=QueueEntry.objects.get(user=user).pk)
 
     again = client_with_key(user).post(ISSUE, {}, format="json")
 
@@ -212,17 +237,20 @@ def test_polling_a_tampered_token_is_401_invalid(api_client, active_entry):
     assert_problem(api_client.get(STATUS), 401, "QUEUE_TOKEN_INVALID")
 
 
-def test_a_deactivated_users_token_stops_working(booking_client, user):
+def test_a_deactivated_users_token_can_no_longer_book(booking_client, user):
+    concert = ConcertFactory()
     User.objects.filter(pk=user.pk).update(is_active=False)
 
-    assert_problem(booking_client.get(STATUS), 401, "QUEUE_TOKEN_INVALID")
+    # Polls read no database, so the line still answers one (by design); booking reads the user.
+    assert booking_client.get(STATUS).status_code == 200
+    assert_problem(booking_client.get(f"/api/v1/concerts/{concert.pk}/dates"), 401, "QUEUE_TOKEN_INVALID")
 
 
-def test_polling_an_abandoned_waiting_token_is_401_expired(one_slot):
+def test_polling_an_abandoned_waiting_token_is_401_expired(one_slot, clock):
     take_token()
-    waiting, client = take_token()
-    stale = timezone.now() - dt.timedelta(seconds=settings.QUEUE_ABANDON_SECONDS)
-    QueueEntry.objects.filter(pk=entry_of(waiting).pk).update(last_seen_at=stale)  # stopped polling
+    _, client = take_token()
+
+    clock.advance(seconds=settings.QUEUE_ABANDON_SECONDS)  # it stopped polling that long ago
 
     assert_problem(client.get(STATUS), 401, "QUEUE_TOKEN_EXPIRED")
 
@@ -238,36 +266,108 @@ def test_polling_is_throttled_per_token(one_slot):
     assert second.get(STATUS).status_code == 200
 
 
+# The body's revision-2 fields
+
+
+def test_while_admission_is_paused_the_body_says_so_and_gives_no_estimate(one_slot):
+    first, active = take_token()
+    _, waiting = take_token()
+    assert waiting.get(STATUS).json()["paused"] is False
+
+    queue_state_update(active_limit=None, paused=True)
+    end_and_commit(entry_id=entry_of(first).pk)  # a slot frees, but nobody is admitted while paused
+    newcomer, _ = take_token()
+
+    body = waiting.get(STATUS).json()
+    assert (body["status"], body["position"], body["paused"]) == ("WAITING", 1, True)
+    assert body["estimated_wait_seconds"] is None
+    assert body["poll_after_seconds"] >= 1
+    assert newcomer.status_code == 201
+    assert (newcomer.json()["status"], newcomer.json()["position"], newcomer.json()["paused"]) == ("WAITING", 2, True)
+    assert newcomer.json()["estimated_wait_seconds"] is None
+
+
+def test_an_active_token_reads_paused_too_and_keeps_an_estimate_of_0(booking_client):
+    queue_state_update(active_limit=None, paused=True)
+
+    body = booking_client.get(STATUS).json()
+
+    assert (body["status"], body["paused"], body["estimated_wait_seconds"]) == ("ACTIVE", True, 0)
+    assert body["poll_after_seconds"] >= 1
+
+
+def test_resuming_admission_brings_the_estimate_back_and_admits(one_slot):
+    first, _ = take_token()
+    _, waiting = take_token()
+    queue_state_update(active_limit=None, paused=True)
+    end_and_commit(entry_id=entry_of(first).pk)
+
+    queue_state_update(active_limit=None, paused=False)
+
+    body = waiting.get(STATUS).json()
+    assert (body["status"], body["paused"], body["estimated_wait_seconds"]) == ("ACTIVE", False, 0)
+
+
+def test_those_far_back_are_asked_to_poll_less_often(one_slot, settings):
+    # Before any admission history a slot is assumed to take its whole TTL to free. With the
+    # default 600 s and one slot even the head's estimate is long enough for the longest interval.
+    settings.QUEUE_ACTIVE_TTL_SECONDS = 60
+    take_token()
+    _, head = take_token()
+    for _ in range(58):
+        queue_token_issue(user=UserFactory())
+    _, last = take_token()
+
+    head_body, last_body = head.get(STATUS).json(), last.get(STATUS).json()
+
+    assert (head_body["position"], last_body["position"]) == (1, 60)
+    assert 1 <= head_body["poll_after_seconds"] < last_body["poll_after_seconds"]
+    # Never so long that someone who follows the advice drops out of the line.
+    assert last_body["poll_after_seconds"] < settings.QUEUE_ABANDON_SECONDS
+
+
 # Cost does not grow with the crowd
 
 
+@pytest.mark.parametrize("status", ["ACTIVE", "WAITING"])
+def test_a_poll_runs_no_sql(one_slot, django_assert_num_queries, status):
+    _, active = take_token()
+    _, waiting = take_token()  # the line is loaded now, and this token waits
+    client = active if status == "ACTIVE" else waiting
+
+    with django_assert_num_queries(0):
+        response = client.get(STATUS)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == status
+
+
 def crowd_joins(count: int) -> None:
-    """`count` more people wait at the end of the line (bulk, as if each had taken a token)."""
-    state, _ = QueueState.objects.get_or_create(pk=QUEUE_STATE_PK)
+    """`count` more people wait at the end of the line: stored in bulk, then the line reloaded
+    from PostgreSQL (as after a Redis restart), which keeps the ACTIVE slot and the order."""
+    start = User.objects.count()
+    users = User.objects.bulk_create(User(username=f"crowd{start + n}") for n in range(count))
     now = timezone.now()
-    users = User.objects.bulk_create(User(username=f"crowd{state.last_ticket + n}") for n in range(count))
-    QueueEntry.objects.bulk_create(
-        QueueEntry(user=user, ticket=state.last_ticket + n, nonce=f"n{n}", created_at=now, last_seen_at=now)
-        for n, user in enumerate(users, start=1)
-    )
-    QueueState.objects.filter(pk=QUEUE_STATE_PK).update(last_ticket=state.last_ticket + count)
+    QueueEntry.objects.bulk_create(QueueEntry(user=user, nonce=new_nonce(), created_at=now) for user in users)
+    queue_line_rebuild()
 
 
-def test_polling_and_taking_a_token_cost_the_same_with_5_or_500_waiting(one_slot, django_assert_max_num_queries):
+def test_polling_and_taking_a_token_cost_the_same_with_5_or_500_waiting(
+    one_slot, django_assert_num_queries, django_assert_max_num_queries
+):
     take_token()
     cost = {}
     for crowd in (5, 495):
         crowd_joins(crowd)
         _, waiting = take_token()
         newcomer = client_with_key(UserFactory())
-        with django_assert_max_num_queries(5) as poll:
+        with django_assert_num_queries(0):
             assert waiting.get(STATUS).status_code == 200
         with django_assert_max_num_queries(15) as issue:
             assert newcomer.post(ISSUE, {}, format="json").status_code == 201
-        cost[crowd] = (len(poll), len(issue))
-        sql = [query["sql"] for query in [*poll.captured_queries, *issue.captured_queries]]
-        # A place is a ticket minus the "now serving" number, never a count of the line.
-        assert not any("COUNT" in text and "WAITING" in text for text in sql)
+        cost[crowd] = len(issue)
+        # A place is the ticket's rank in the line (Redis), never a count of the line in SQL.
+        assert not any("COUNT" in query["sql"] for query in issue.captured_queries)
 
     assert waiting.get(STATUS).json()["position"] > 500
     assert cost[5] == cost[495]
@@ -319,21 +419,24 @@ def test_the_permission_refuses_an_unknown_token():
 
 
 def test_the_permission_refuses_a_paid_token(active_entry):
-    queue_entry_end(entry_id=active_entry.pk)
+    end_and_commit(entry_id=active_entry.pk)
 
     assert_problem(probe_with(active_entry), 401, "QUEUE_TOKEN_EXPIRED")
 
 
-def test_the_permission_refuses_a_token_whose_ttl_is_up_before_any_job_marks_it(active_entry):
-    QueueEntry.objects.filter(pk=active_entry.pk).update(expires_at=timezone.now())
+def test_the_permission_refuses_a_token_whose_ttl_is_up_before_any_job_marks_it(active_entry, clock):
+    clock.advance(seconds=settings.QUEUE_ACTIVE_TTL_SECONDS)
 
     assert_problem(probe_with(active_entry), 401, "QUEUE_TOKEN_EXPIRED")
 
 
-def test_the_permission_refuses_an_abandoned_waiting_token():
-    entry = QueueEntryFactory(last_seen_at=timezone.now() - dt.timedelta(seconds=settings.QUEUE_ABANDON_SECONDS))
+def test_the_permission_refuses_an_abandoned_waiting_token(one_slot, clock):
+    take_token()
+    waiting, _ = take_token()
 
-    assert_problem(probe_with(entry), 401, "QUEUE_TOKEN_EXPIRED")
+    clock.advance(seconds=settings.QUEUE_ABANDON_SECONDS)  # it stopped polling that long ago
+
+    assert_problem(probe_with(entry_of(waiting)), 401, "QUEUE_TOKEN_EXPIRED")
 
 
 def test_the_permission_needs_a_queue_token_even_next_to_an_api_key(user):
@@ -347,9 +450,20 @@ def test_a_token_admitted_on_poll_passes_the_permission_at_once(one_slot):
     waiting, client = take_token()
     assert_problem(probe_with(entry_of(waiting)), 403, "QUEUE_TOKEN_NOT_ACTIVE")
 
-    queue_entry_end(entry_id=entry_of(first).pk)
+    end_and_commit(entry_id=entry_of(first).pk)
     client.get(STATUS)
 
+    assert probe_with(entry_of(waiting)).status_code == 200
+
+
+def test_a_booking_request_does_not_admit_a_poll_does(one_slot, settings, clock):
+    settings.QUEUE_ACTIVE_TTL_SECONDS = 60
+    take_token()
+    waiting, client = take_token()
+    clock.advance(seconds=60)  # the slot is free, and nobody has polled since
+
+    assert_problem(probe_with(entry_of(waiting)), 403, "QUEUE_TOKEN_NOT_ACTIVE")
+    assert client.get(STATUS).json()["status"] == "ACTIVE"
     assert probe_with(entry_of(waiting)).status_code == 200
 
 

@@ -6,6 +6,7 @@ from django.core import signing
 from django.db import models
 
 from apps.accounts.tests.factories import UserFactory
+from apps.common.redis import get_redis
 from apps.queue.errors import QueueTokenInvalid
 from apps.queue.services import queue_token_issue
 from apps.queue.tests.factories import QueueEntryFactory
@@ -19,7 +20,7 @@ def random_bits(entry) -> int:
 
 
 def test_a_token_names_its_entry():
-    entry, _ = queue_token_issue(user=UserFactory())
+    entry, _, _ = queue_token_issue(user=UserFactory())
 
     assert entry_for_token(token_for(entry)) == entry
 
@@ -32,7 +33,7 @@ def test_tokens_carry_at_least_128_random_bits_and_never_repeat():
 
 
 def test_no_column_anywhere_in_the_database_holds_the_token():
-    entry, _ = queue_token_issue(user=UserFactory())
+    entry, _, _ = queue_token_issue(user=UserFactory())
     token = token_for(entry)
 
     holders = [
@@ -44,6 +45,22 @@ def test_no_column_anywhere_in_the_database_holds_the_token():
     ]
 
     assert holders == []
+
+
+def test_the_shared_store_holds_no_token_either():
+    entry, _, _ = queue_token_issue(user=UserFactory())
+    token = token_for(entry).encode()
+    redis = get_redis()
+    contents = {  # every value of each kind of key the line keeps, as bytes
+        b"zset": lambda key: b" ".join(redis.zrange(key, 0, -1)),
+        b"hash": lambda key: b" ".join(b" ".join(item) for item in redis.hgetall(key).items()),
+        b"string": redis.get,
+    }
+
+    stored = {key: contents[redis.type(key)](key) for key in redis.scan_iter()}
+
+    assert stored  # the line is there
+    assert [key for key, value in stored.items() if token in key or token in value] == []
 
 
 def test_a_database_dump_alone_cannot_forge_a_token():

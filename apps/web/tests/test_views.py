@@ -11,8 +11,8 @@ from apps.accounts.selectors import user_for_api_key
 from apps.accounts.services import api_key_issue
 from apps.accounts.tests.factories import UserFactory
 from apps.concerts.tests.factories import date_with_seats
-from apps.queue.services import queue_entry_end
-from apps.queue.tests.factories import QueueEntryFactory
+from apps.queue.services import queue_state_update, queue_token_issue
+from apps.queue.tests.factories import QueueEntryFactory, end_and_commit
 from apps.queue.tokens import entry_for_token
 from apps.reservations.selectors import reservation_list
 from apps.reservations.services import reservation_hold
@@ -21,7 +21,7 @@ from apps.wallet.selectors import wallet_balance
 from apps.wallet.services import wallet_charge
 from apps.web import visitor
 from apps.web.errors import ERROR_TEXT, error_text
-from apps.web.views import poll_interval_seconds, queue_progress
+from apps.web.views import queue_progress
 
 pytestmark = pytest.mark.django_db
 
@@ -188,11 +188,12 @@ def test_joining_a_full_line_waits_and_moves_on_when_a_slot_frees(client, concer
     status = client.get(reverse("web:queue_status")).json()
     assert status["status"] == "WAITING"
     assert status["position"] == 1
-    assert status["poll_after_ms"] == 2000
+    assert 1000 <= status["poll_after_ms"] <= settings.QUEUE_ABANDON_SECONDS * 1000 // 4
     assert status["estimated_wait_seconds"] > 0
+    assert status["paused"] is False
     assert status["progress"] == 50
 
-    queue_entry_end(entry_id=ahead.pk)
+    end_and_commit(entry_id=ahead.pk)
 
     status = client.get(reverse("web:queue_status")).json()
     assert status["status"] == "ACTIVE"
@@ -214,7 +215,7 @@ def test_a_waiting_visitor_is_kept_out_of_the_booking_pages(client, concert_date
 
 def test_queue_status_of_an_ended_token_says_what_to_do(booking_client):
     entry = entry_for_token(booking_client.session[visitor.QUEUE_TOKEN])
-    queue_entry_end(entry_id=entry.pk)
+    end_and_commit(entry_id=entry.pk)
 
     body = booking_client.get(reverse("web:queue_status")).json()
 
@@ -230,17 +231,52 @@ def test_queue_status_needs_a_signed_in_visitor(client):
     assert response.json()["status"] == "SIGNED_OUT"
 
 
-@pytest.mark.parametrize(
-    ("position", "seconds"), [(1, 2), (10, 2), (11, 5), (100, 5), (101, 10), (1000, 10), (1001, 20), (10**6, 20)]
-)
-def test_polling_backs_off_far_from_the_head(position, seconds):
-    assert poll_interval_seconds(position) == seconds
+def waiting_visitor(concert_date, username: str) -> Client:
+    client = signed_up(Client(), username)
+    join_queue(client, concert_date)
+    return client
 
 
-def test_polling_stays_inside_the_abandon_window(settings):
+def poll_after_ms(client: Client) -> int:
+    return client.get(reverse("web:queue_status")).json()["poll_after_ms"]
+
+
+def test_polling_backs_off_far_from_the_head(concert_date, settings):
+    settings.QUEUE_ACTIVE_LIMIT = 1
+    # Before any admission history each slot is assumed to take its whole TTL: with the default
+    # 600 s even the head would be told the longest interval.
+    settings.QUEUE_ACTIVE_TTL_SECONDS = 60
+    QueueEntryFactory(active=True)
+    head = waiting_visitor(concert_date, "head")
+    for _ in range(58):
+        queue_token_issue(user=UserFactory())
+    last = waiting_visitor(concert_date, "last")
+
+    assert last.get(reverse("web:queue_status")).json()["position"] == 60
+    assert 1000 <= poll_after_ms(head) < poll_after_ms(last)
+
+
+def test_polling_stays_inside_the_abandon_window(concert_date, settings):
+    settings.QUEUE_ACTIVE_LIMIT = 1
     settings.QUEUE_ABANDON_SECONDS = 20
+    QueueEntryFactory(active=True)
 
-    assert poll_interval_seconds(10**6) == 5
+    assert poll_after_ms(waiting_visitor(concert_date, "patient")) == 5000
+
+
+def test_the_waiting_room_says_when_sales_are_paused(client, concert_date, settings):
+    settings.QUEUE_ACTIVE_LIMIT = 1
+    QueueEntryFactory(active=True)
+    signed_up(client)
+    join_queue(client, concert_date)
+
+    queue_state_update(active_limit=None, paused=True)
+
+    status = client.get(reverse("web:queue_status")).json()
+    assert (status["status"], status["paused"], status["estimated_wait_seconds"]) == ("WAITING", True, None)
+    assert status["wait_text"] == "none while sales are paused"
+    page = client.get(reverse("web:waiting_room", args=[concert_date.concert_id]))
+    assert "none while sales are paused" in page.content.decode()
 
 
 def test_progress_runs_from_joining_to_admission():
@@ -384,7 +420,7 @@ def test_after_paying_the_token_has_ended(booking_client, concert_date):
 
 def test_a_token_that_ended_elsewhere_is_reported(booking_client, concert_date):
     entry = entry_for_token(booking_client.session[visitor.QUEUE_TOKEN])
-    queue_entry_end(entry_id=entry.pk)
+    end_and_commit(entry_id=entry.pk)
 
     response = booking_client.get(reverse("web:checkout"), follow=True)
 
