@@ -69,7 +69,7 @@ def _cells(row, floor_line: bool = False) -> list[str]:
     errors = sum(r.get("errors", {}).values())
     return [
         "" if floor_line else row.id,
-        "  floor: GET /health/live, same tool and conns, interleaved" if floor_line else row.name,
+        "  floor: the floor app (bench/floor_app), same tool and conns, interleaved" if floor_line else row.name,
         f"{r.get('tool', '')}, {r.get('conns', '')}",
         f"{r.get('requests', 0):,}",
         _with_ratio(r.get("rps"), ref and ref.get("rps"), 0),
@@ -100,7 +100,8 @@ def _machine_lines(m: dict) -> list[str]:
         f"{m.get('mode')} run, {m.get('date')}, {m.get('elapsed_s', '?')} s; load tool {m.get('tool')};"
         f" code under test: {m.get('code', '?')}",
         f"machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('memory_gib')} GiB RAM; "
-        f"PostgreSQL {m.get('postgresql')}; Python {m.get('python')}; gunicorn {m.get('gunicorn')}"
+        f"PostgreSQL {m.get('postgresql')}; Redis {m.get('redis', '?')}; Python {m.get('python')};"
+        f" gunicorn {m.get('gunicorn')} per server (the project's and the floor app's)"
         + (f"; server env {' '.join(m['server_env'])}" if m.get("server_env") else ""),
         f"load average at start {' '.join(m.get('loadavg_start', []))}, at end {' '.join(m.get('loadavg_end', []))}"
         " (the machine is shared: compare the ratios, not the raw figures)",

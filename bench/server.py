@@ -55,19 +55,43 @@ def database_reset(database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def redis_reset(redis_url: str) -> None:
-    """FLUSHDB the bench's own Redis database. Refuses database 0, everyone's default."""
+def _redis(redis_url: str):
     import redis
 
-    url = urlparse(redis_url)
-    db = url.path.lstrip("/")
+    return redis.Redis.from_url(redis_url, socket_connect_timeout=5, decode_responses=True)
+
+
+def redis_reset(redis_url: str) -> None:
+    """FLUSHDB the bench's own Redis database. Refuses database 0, everyone's default."""
+    db = urlparse(redis_url).path.lstrip("/")
     if not db.isdigit() or int(db) == 0:
         raise SystemExit(
             f"refusing to flush Redis database {db or '0'!r}: give the bench a numbered database of its own"
         )
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
-    client.flushdb()
-    client.close()
+    with _redis(redis_url) as client:
+        client.flushdb()
+
+
+# Set just after the flush; gone at the end means that something else flushed the bench's Redis
+# database during the run (another bench, tests pointed at the same database).
+REDIS_MARK = "bench:run"
+
+
+def redis_mark(redis_url: str) -> str:
+    mark = f"{os.getpid()}-{time.time()}"
+    with _redis(redis_url) as client:
+        client.set(REDIS_MARK, mark)
+    return mark
+
+
+def redis_mark_present(redis_url: str, mark: str) -> bool:
+    with _redis(redis_url) as client:
+        return client.get(REDIS_MARK) == mark
+
+
+def redis_version(redis_url: str) -> str:
+    with _redis(redis_url) as client:
+        return client.info("server")["redis_version"]
 
 
 def manage(env: dict, *args: str) -> str:
@@ -118,11 +142,17 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, env: dict, log_path: Path):
+    """One gunicorn master on a free loopback port, with the project's gunicorn.conf.py: the
+    project itself, or (`app`) another WSGI application such as the floor app."""
+
+    def __init__(
+        self, env: dict, log_path: Path, *, app: str | None = None, cwd: Path | None = None, ready_path: str = "/health"
+    ):
         self.env = dict(env)
         self.port = free_port()
         self.env["GUNICORN_BIND"] = f"127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.app, self.cwd, self.ready_path = app, cwd, ready_path
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> None:
@@ -132,8 +162,9 @@ class Gunicorn:
     def launch(self) -> None:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py"],
-            cwd=APP_DIR,
+            [str(Path(PYTHON).parent / "gunicorn"), "-c", str(APP_DIR / "gunicorn.conf.py")]
+            + ([self.app] if self.app else []),
+            cwd=self.cwd or APP_DIR,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -145,7 +176,7 @@ class Gunicorn:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.ready_path}", timeout=2) as resp:
                     if resp.status == 200 and len(self.worker_pids()) >= self.expected_workers():
                         return
             except OSError:
@@ -197,7 +228,10 @@ class Gunicorn:
         return rows
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is not None:
+            self.log.close()
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -206,3 +240,17 @@ class Gunicorn:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def floor_server(env: dict, log_path: Path) -> Gunicorn:
+    """The floor app (bench/floor_app) under the same gunicorn settings as the project; it is
+    part of the bench, so it runs from this checkout even when the app under test is an export."""
+    from bench.floor_app.urls import PATH
+
+    return Gunicorn(
+        {**env, "DJANGO_SETTINGS_MODULE": "bench.floor_app.settings"},
+        log_path,
+        app="bench.floor_app.wsgi:application",
+        cwd=ROOT,
+        ready_path=PATH,
+    )
