@@ -1,16 +1,20 @@
 """A thin WSGI layer in front of Django for the few requests a ticket rush multiplies.
 
-Each route here answers from Redis alone, with the same body, status and codes as its API view
-(the view is the documented, tested source of truth, and this layer's tests compare the two);
+Each route here (the queue poll, the dates list, the seat map) answers from Redis alone, with
+the same body, status and codes as its API view (the view is the documented, tested source of
+truth, and this layer's tests compare the two);
 anything it cannot answer plainly goes on to Django untouched. Skipping Django's request
 machinery and middleware for these is what lets one server answer the crowd's polls at several
 times the rate (BENCHMARKS.md, PERF-NOTES.md).
 """
 
+import re
+
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from apps.queue import edge as queue_edge
+from apps.reservations import edge as reservations_edge
 
 # The headers the full middleware stack puts on an API answer.
 _HEADERS = [
@@ -21,7 +25,12 @@ _HEADERS = [
     ("Referrer-Policy", "same-origin"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
 ]
-ROUTES = {queue_edge.PATH: queue_edge.poll_body}
+# GET path -> a function of (environ, **the path's groups) giving the 200 body, or None.
+ROUTES = [
+    (re.compile(queue_edge.PATH), queue_edge.poll_body),
+    (re.compile(reservations_edge.DATES_PATH), reservations_edge.dates_body),
+    (re.compile(reservations_edge.SEATS_PATH), reservations_edge.seats_body),
+]
 
 
 def _host_allowed(environ: dict) -> bool:
@@ -36,9 +45,17 @@ class EdgeApplication:
         self.django_application = django_application
 
     def __call__(self, environ, start_response):
-        route = ROUTES.get(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "GET" else None
-        body = route(environ) if route is not None and _host_allowed(environ) else None
+        body = self._answer(environ) if environ.get("REQUEST_METHOD") == "GET" else None
         if body is None:
             return self.django_application(environ, start_response)
         start_response("200 OK", [*_HEADERS, ("Content-Length", str(len(body)))])
         return [body]
+
+    @staticmethod
+    def _answer(environ) -> bytes | None:
+        path = environ.get("PATH_INFO", "")
+        for pattern, answer in ROUTES:
+            match = pattern.fullmatch(path)
+            if match:
+                return answer(environ, **match.groupdict()) if _host_allowed(environ) else None
+        return None

@@ -278,6 +278,16 @@ def poll_queue(*, pipe, entry_id: int, now: dt.datetime) -> None:
     pipe.evalsha(_script(_POLL).sha, len(KEYS), *KEYS, *_args(now, entry_id))
 
 
+def slot_queue(*, pipe, entry_id: int) -> None:
+    """Queue the read of an entry's ACTIVE slot on a pipeline; `slot_from_reply` reads the result."""
+    pipe.zscore(ACTIVE, entry_id)
+
+
+def slot_from_reply(score) -> dt.datetime | None:
+    """When the entry's slot ends, or None if it holds none."""
+    return None if score is None else _moment(score)
+
+
 def poll(*, entry_id: int, now: dt.datetime) -> Place:
     return place_from_reply(_script(_POLL)(keys=KEYS, args=_args(now, entry_id), client=get_redis()))
 

@@ -1,3 +1,4 @@
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,8 +12,9 @@ from apps.common.schema import API_KEY_ERRORS, QUEUE_TOKEN_ERRORS, problem_respo
 from apps.concerts.errors import InvalidDate
 from apps.concerts.selectors import parse_concert_date
 from apps.queue.authentication import HasActiveQueueToken, QueueTokenAuthentication
+from apps.reservations.availability import bookable_dates_json, seat_map_json
 from apps.reservations.models import Reservation
-from apps.reservations.selectors import bookable_dates, reservation_get, reservation_list, seat_map
+from apps.reservations.selectors import reservation_get, reservation_list
 from apps.reservations.services import reservation_hold
 
 CONCERT_ID_PARAMETER = OpenApiParameter("concert_id", OpenApiTypes.INT64, OpenApiParameter.PATH)
@@ -55,6 +57,8 @@ class ReservationOutputSerializer(serializers.Serializer):
 
 
 class BookableDateListApi(BookingApi):
+    """Also answered in front of Django for ACTIVE tokens (apps/reservations/edge.py)."""
+
     class OutputSerializer(serializers.Serializer):
         class DateSerializer(serializers.Serializer):
             date = serializers.DateField()
@@ -67,17 +71,19 @@ class BookableDateListApi(BookingApi):
         operation_id="concert_dates_list",
         summary="Bookable dates of a concert",
         parameters=[CONCERT_ID_PARAMETER],
-        description="Today-or-later dates that still have a free seat, ascending.",
+        description="Today-or-later dates that still have a free seat, ascending. Up to a second old.",
         responses={200: OutputSerializer, **problem_responses(QUEUE_TOKEN_ERRORS, {404: ["CONCERT_NOT_FOUND"]})},
         tags=["booking"],
     )
     def get(self, request, concert_id):
-        now, concert_pk = timezone.now(), parse_id(concert_id)
-        dates = bookable_dates(concert_id=concert_pk, today=timezone.localdate(now), now=now)
-        return Response(self.OutputSerializer({"concert_id": concert_pk, "dates": dates}).data)
+        now = timezone.now()
+        body = bookable_dates_json(concert_id=parse_id(concert_id), today=timezone.localdate(now), now=now)
+        return HttpResponse(body, content_type="application/json")
 
 
 class SeatMapApi(BookingApi):
+    """Also answered in front of Django for ACTIVE tokens (apps/reservations/edge.py)."""
+
     class OutputSerializer(serializers.Serializer):
         class SeatSerializer(serializers.Serializer):
             number = serializers.IntegerField()
@@ -91,7 +97,10 @@ class SeatMapApi(BookingApi):
     @extend_schema(
         operation_id="concert_date_seats_list",
         summary="Seat map of a date",
-        description="Every seat of the date, ascending by number, with whether it can be held now.",
+        description=(
+            "Every seat of the date, ascending by number, with whether it can be held now. On a date "
+            "before today no seat is available. Up to a second old."
+        ),
         parameters=[
             CONCERT_ID_PARAMETER,
             OpenApiParameter("date", OpenApiTypes.DATE, OpenApiParameter.PATH, description="YYYY-MM-DD"),
@@ -105,19 +114,11 @@ class SeatMapApi(BookingApi):
         tags=["booking"],
     )
     def get(self, request, concert_id, date):
-        concert_pk, parsed_date = parse_id(concert_id), parse_concert_date(date)
-        seats = seat_map(concert_id=concert_pk, date=parsed_date, now=timezone.now())
-        # Built by hand: OutputSerializer documents this shape, but running it over 50 seats
-        # costs more than the query, on the page the whole crowd reloads (see BENCHMARKS.md).
-        body = {
-            "concert_id": concert_pk,
-            "date": parsed_date.isoformat(),
-            "seats": [
-                {"number": seat["number"], "price": seat["price"], "available": seat["booking_status"] is None}
-                for seat in seats
-            ],
-        }
-        return Response(body)
+        now = timezone.now()
+        body = seat_map_json(
+            concert_id=parse_id(concert_id), date=parse_concert_date(date), today=timezone.localdate(now), now=now
+        )
+        return HttpResponse(body, content_type="application/json")
 
 
 class ReservationCollectionApi(APIView):

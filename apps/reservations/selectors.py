@@ -1,9 +1,11 @@
 """Booking reads. Each answers in a fixed number of queries, whatever the number of dates or seats."""
 
+import dataclasses
 import datetime as dt
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.common.fields import MAX_BIGINT
@@ -11,23 +13,7 @@ from apps.concerts.errors import SeatNotFound
 from apps.concerts.models import ConcertDate, Seat
 from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get, seat_get
 from apps.reservations.errors import ReservationNotFound
-from apps.reservations.models import Reservation, taken_q
-
-
-def _seat_taken(now: dt.datetime, seat_ref: str = "pk") -> Exists:
-    return Exists(Reservation.objects.filter(taken_q(now), seat=OuterRef(seat_ref)))
-
-
-def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> QuerySet[ConcertDate]:
-    """Today-or-later dates with at least one free seat, ascending, annotated `available_seats`."""
-    concert_get(concert_id=concert_id)
-    return (
-        ConcertDate.objects.filter(concert_id=concert_id, date__gte=today)
-        .annotate(available_seats=Count("seats", filter=~_seat_taken(now, "seats")))
-        .filter(available_seats__gt=0)
-        .order_by("date")
-    )
-
+from apps.reservations.models import Reservation
 
 # The seat map and the first step of a hold are what a rush hammers, so they are hand-written
 # queries: the ORM building them cost more than PostgreSQL running them (BENCHMARKS.md).
@@ -40,7 +26,7 @@ _SEATS_OF_DATE = f"""
       LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id
            AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
      WHERE d.concert_id = %(concert_id)s AND d.date = %(date)s"""
-_SEAT_MAP = f"SELECT s.number, s.price, r.status {_SEATS_OF_DATE} ORDER BY s.number"
+_SEAT_MAP = f"SELECT s.number, s.price, r.status, r.expires_at {_SEATS_OF_DATE} ORDER BY s.number"
 _SEAT_FOR_HOLD = f"""
     SELECT s.id, s.number, s.price, d.id, d.concert_id, d.date, r.status
     {_SEATS_OF_DATE} AND s.number = %(seat_number)s"""
@@ -60,13 +46,72 @@ def _seat_rows(sql: str, *, now: dt.datetime, concert_id: int, date: dt.date, **
 
 
 def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[dict]:
-    """Every seat of the date, ascending by number, as {"number", "price", "booking_status"}:
-    None when free, else HELD or CONFIRMED. One query on the hot path; more only to tell a
-    404 apart."""
+    """Every seat of the date, ascending by number, as {"number", "price", "booking_status",
+    "held_until"}: booking_status None when free, else HELD or CONFIRMED; held_until the
+    hold's expiry. One query on the hot path; more only to tell a 404 apart."""
     rows = _seat_rows(_SEAT_MAP, now=now, concert_id=concert_id, date=date)
     if not rows:
         concert_date_get(concert_id=concert_id, date=date)  # CONCERT_NOT_FOUND / DATE_NOT_FOUND
-    return [{"number": number, "price": price, "booking_status": status} for number, price, status in rows]
+    return [
+        {
+            "number": number,
+            "price": price,
+            "booking_status": status,
+            "held_until": _datetime(expires_at) if status == Reservation.Status.HELD else None,
+        }
+        for number, price, status, expires_at in rows
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class BookableDate:
+    date: dt.date
+    available_seats: int
+    next_lapse: dt.datetime | None  # when the first live hold of the date lapses
+
+
+# Counted in one pass over the date's seats and their live reservations (as the seat map joins them).
+_DATES_OF_CONCERT = f"""
+    SELECT d.date, count(*) FILTER (WHERE r.id IS NULL),
+           min(r.expires_at) FILTER (WHERE r.status = '{Reservation.Status.HELD}')
+      FROM {ConcertDate._meta.db_table} d
+      JOIN {Seat._meta.db_table} s ON s.concert_date_id = d.id
+      LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id
+           AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
+     WHERE d.concert_id = %(concert_id)s AND d.date >= %(today)s
+     GROUP BY d.date ORDER BY d.date"""
+
+
+def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> list[BookableDate]:
+    """Today-or-later dates with at least one free seat, ascending. One query when the concert
+    has dates; a second only to tell CONCERT_NOT_FOUND from a concert with none."""
+    check_concert_id(concert_id)
+    params = {
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "concert_id": concert_id,
+        "today": connection.ops.adapt_datefield_value(today),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_DATES_OF_CONCERT, params)
+        rows = cursor.fetchall()
+    if not rows:
+        concert_get(concert_id=concert_id)
+    return [
+        BookableDate(date=_date(date), available_seats=free, next_lapse=_datetime(lapse) if lapse else None)
+        for date, free, lapse in rows
+        if free > 0
+    ]
+
+
+def _date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)  # SQLite returns text
+
+
+def _datetime(value) -> dt.datetime:
+    """A timestamp from a hand-written query, aware, on either backend (SQLite returns text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
 
 
 def seat_for_hold(*, concert_id: int, date: dt.date, seat_number: int, now: dt.datetime) -> tuple[Seat, str | None]:

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.concerts.models import Seat
+from apps.reservations.availability import availability_changed
 from apps.reservations.errors import (
     DateClosed,
     HoldLimitReached,
@@ -32,7 +33,15 @@ def reservation_hold(
     # Most losers of a rush stop here: one query, no transaction, no lock.
     if booking_status is not None:
         raise SeatUnavailable()
-    return _seat_hold(user=user, seat=seat, now=now)
+    reservation = _seat_hold(user=user, seat=seat, now=now)
+    _availability_changed(seat=seat, now=now)  # committed by now
+    return reservation
+
+
+def _availability_changed(*, seat: Seat, now: dt.datetime) -> None:
+    availability_changed(
+        concert_id=seat.concert_date.concert_id, date=seat.concert_date.date, today=timezone.localdate(now)
+    )
 
 
 @transaction.atomic
@@ -93,7 +102,11 @@ def reservations_confirm(*, reservations: list[Reservation], now: dt.datetime) -
 
 def reservation_release(*, reservation_id: int) -> bool:
     """Staff: give a held seat back now. False if it was not a hold."""
-    return bool(Reservation.objects.filter(pk=reservation_id, status=Status.HELD).update(status=Status.EXPIRED))
+    released = bool(Reservation.objects.filter(pk=reservation_id, status=Status.HELD).update(status=Status.EXPIRED))
+    if released:
+        seat = Seat.objects.select_related("concert_date").get(reservations__pk=reservation_id)
+        _availability_changed(seat=seat, now=timezone.now())
+    return released
 
 
 def holds_sweep(*, now: dt.datetime | None = None, batch_size: int | None = None) -> int:

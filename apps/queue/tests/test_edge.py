@@ -141,3 +141,57 @@ def test_the_deployed_wsgi_application_has_the_edge_in_front():
     from concert_booking import wsgi
 
     assert isinstance(wsgi.application, EdgeApplication)
+
+
+# The admitted crowd's reads: dates and seat map
+
+
+@pytest.fixture
+def admitted(tokens):
+    return tokens[0]
+
+
+def read_paths(concert_date) -> list[str]:
+    return [
+        f"/api/v1/concerts/{concert_date.concert_id}/dates",
+        f"/api/v1/concerts/{concert_date.concert_id}/dates/{concert_date.date.isoformat()}/seats",
+    ]
+
+
+def test_reads_are_answered_from_the_kept_body_without_sql(edge, admitted, concert_date, django_assert_num_queries):
+    client = APIClient()
+    client.credentials(HTTP_X_QUEUE_TOKEN=admitted)
+    for path in read_paths(concert_date):
+        from_django = client.get(path)  # computes and keeps the body
+        assert from_django.status_code == 200
+
+        with django_assert_num_queries(0):
+            answer = call(edge, token=admitted, path=path)
+
+        assert answer["status"] == 200
+        assert answer["body"] == from_django.content
+    assert edge.django_application.handed_on == []
+
+
+@pytest.mark.parametrize("case", ["no body kept", "waiting token", "ended token", "forged token", "bad date"])
+def test_reads_go_on_to_django_unless_an_active_token_asks_for_a_kept_body(edge, tokens, concert_date, case):
+    client = APIClient()
+    client.credentials(HTTP_X_QUEUE_TOKEN=tokens[0])
+    paths = read_paths(concert_date)
+    for path in paths:
+        client.get(path)
+    token = tokens[0]
+    if case == "no body kept":
+        get_redis().delete(*get_redis().keys("avail:*"))
+    elif case == "waiting token":
+        token = tokens[2]
+    elif case == "ended token":
+        end_and_commit(entry_id=entry_id_for_token(tokens[0]))
+    elif case == "forged token":
+        token = token[:-2] + "xx"
+    else:
+        paths = [paths[1].replace(concert_date.date.isoformat(), "2030-02-30")]
+
+    for path in paths:
+        assert call(edge, token=token, path=path)["status"] == 418
+    assert edge.django_application.handed_on == paths

@@ -107,7 +107,7 @@ class TestDates:
             concert_date = date_with_seats(concert=concert, date=_days(n), seats=4)
             ReservationFactory(seat=concert_date.seats.first())
 
-        with django_assert_num_queries(3):  # the token, the concert, the dates with their counts
+        with django_assert_num_queries(2):  # the token, then the dates with their counts
             response = booking_client.get(dates_url(concert.pk))
         assert len(response.json()["dates"]) == date_count
 

@@ -78,7 +78,7 @@ class TestBookableDates:
             concert_date = date_with_seats(concert=concert, date=_days(n + 1), seats=5)
             ReservationFactory(seat=concert_date.seats.first())
 
-        with django_assert_num_queries(2):  # the concert, then the dates with their counts
+        with django_assert_num_queries(1):  # the dates with their counts (the concert only when none)
             assert len(_dates(concert.pk)) == date_count
 
 
