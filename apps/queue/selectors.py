@@ -73,10 +73,12 @@ def estimated_wait_seconds(place: Place) -> int | None:
 
 
 def poll_after_seconds(place: Place) -> int:
-    """When to poll next: about five polls before one's turn, so the crowd's polls thin out with
-    the distance from the head; never less than 1 s, never more than MAX_POLL_AFTER_SECONDS."""
+    """When to poll next. The crowd's polls thin out with the distance from the head: about five
+    polls before one's estimated turn, and never longer than a second per ten people ahead, since
+    a slot may free at any moment and the estimate is only an estimate (the head polls every
+    second). Never more than MAX_POLL_AFTER_SECONDS, nor than a quarter of the abandon time."""
     longest = max(1, min(MAX_POLL_AFTER_SECONDS, settings.QUEUE_ABANDON_SECONDS // 4))
     wait = estimated_wait_seconds(place)
     if place.status != Status.WAITING or wait is None:
         return longest
-    return max(1, min(longest, wait // 5))
+    return max(1, min(longest, wait // 5, 1 + place.position // 10))

@@ -33,6 +33,13 @@ def test_polls_thin_out_with_the_distance_from_the_head(settings):
     assert intervals[-1] == MAX_POLL_AFTER_SECONDS
 
 
+def test_the_head_of_the_line_polls_often_even_when_the_estimate_is_long(settings):
+    settings.QUEUE_ABANDON_SECONDS = 120
+
+    assert poll_after_seconds(waiting(1, per_admission=600)) == 1
+    assert poll_after_seconds(waiting(25, per_admission=600)) == 3
+
+
 def test_nobody_is_asked_to_wait_so_long_between_polls_that_they_drop_out(settings):
     settings.QUEUE_ABANDON_SECONDS = 8
 

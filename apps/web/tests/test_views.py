@@ -260,6 +260,7 @@ def test_polling_stays_inside_the_abandon_window(concert_date, settings):
     settings.QUEUE_ACTIVE_LIMIT = 1
     settings.QUEUE_ABANDON_SECONDS = 20
     QueueEntryFactory(active=True)
+    QueueEntryFactory.create_batch(60)  # far back: the distance alone would allow 7 s
 
     assert poll_after_ms(waiting_visitor(concert_date, "patient")) == 5000
 
