@@ -19,8 +19,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.server import Gunicorn, bench_env, database_reset, manage
-from scripts.drills.common import Api, audit, key_header, queue_header, seed_world
+from bench.server import Gunicorn, bench_env, database_reset, manage, redis_reset
+from scripts.drills.common import REDIS_URL, Api, audit, key_header, queue_header, seed_world
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cb_drill_bench"
 RECOVERY_LIMIT_SECONDS = 10
@@ -36,9 +36,10 @@ def main() -> int:
     parser.add_argument("--down-seconds", type=float, default=5)
     args = parser.parse_args()
 
-    env = bench_env(DATABASE_URL)
+    env = bench_env(DATABASE_URL, REDIS_URL)
     env["GUNICORN_WORKERS"] = "4"
     database_reset(DATABASE_URL)
+    redis_reset(REDIS_URL)
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
     server = Gunicorn(env, Path("/tmp/pg-restart-gunicorn.log"))

@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench.server import PYTHON, ROOT, Gunicorn, bench_env, database_reset, manage
-from scripts.drills.common import Api, audit, key_header, queue_header, seed_world
+from bench.server import PYTHON, ROOT, Gunicorn, bench_env, database_reset, manage, redis_reset
+from scripts.drills.common import REDIS_URL, Api, audit, key_header, queue_header, seed_world
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cb_qdrill_bench"
 HOLD_SECONDS = 3
@@ -47,9 +47,10 @@ def lapsed_but_unmarked(env: dict) -> int:
 
 
 def main() -> int:
-    env = bench_env(DATABASE_URL)
+    env = bench_env(DATABASE_URL, REDIS_URL)
     env.update({"HOLD_SECONDS": str(HOLD_SECONDS), "GUNICORN_WORKERS": "2"})
     database_reset(DATABASE_URL)
+    redis_reset(REDIS_URL)
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
     server = Gunicorn(env, Path("/tmp/qdrill-gunicorn.log"))

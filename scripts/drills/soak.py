@@ -18,8 +18,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from bench.server import Gunicorn, bench_env, database_reset, manage
-from scripts.drills.common import Api, Shopper, audit, key_header, queue_header, seed_world
+from bench.server import Gunicorn, bench_env, database_reset, manage, redis_reset
+from scripts.drills.common import REDIS_URL, Api, Shopper, audit, key_header, queue_header, seed_world
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cb_soak_bench"
 
@@ -72,10 +72,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    env = bench_env(DATABASE_URL)
+    env = bench_env(DATABASE_URL, REDIS_URL)
     env.update({"QUEUE_ACTIVE_LIMIT": "10", "QUEUE_ACTIVE_TTL_SECONDS": "20", "HOLD_SECONDS": "3",
                 "GUNICORN_WORKERS": str(args.workers)})  # fmt: skip
     database_reset(DATABASE_URL)
+    redis_reset(REDIS_URL)
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
     server = Gunicorn(env, Path("/tmp/soak-gunicorn.log"))
