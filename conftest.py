@@ -1,6 +1,5 @@
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 
 from apps.common.redis import get_redis
 
@@ -36,7 +35,6 @@ def _fresh_shared_store():
     """Each test starts with an empty Redis database (scripts/test points REDIS_URL at one of
     its own): no waiting line, no throttle counts left over from another test."""
     get_redis().flushdb()
-    cache.clear()
     yield
     get_redis().flushdb()
 

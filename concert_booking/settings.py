@@ -171,8 +171,6 @@ CACHES = {
         "LOCATION": "concert-booking",
     }
 }
-if REDIS_URL:
-    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
 
 LOGGING = {
     "version": 1,
