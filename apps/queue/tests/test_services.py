@@ -2,6 +2,7 @@ import datetime as dt
 import pydoc
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -117,6 +118,25 @@ def test_tokens_past_the_limit_wait_in_issue_order(settings, t0):
     assert statuses(entries, now=t0) == [Status.ACTIVE, Status.ACTIVE, Status.WAITING, Status.WAITING, Status.WAITING]
     assert [place(entry, now=t0)[0] for entry in entries] == [0, 0, 1, 2, 3]
     assert all(entry.expires_at is None for entry in entries[2:])
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_joining_skips_the_disk_flush_for_its_own_statement_only(t0):
+    line_up(1, now=t0)
+
+    assert synchronous_commit() == "on"  # the connection's later transactions (money, seats) flush
+
+
+def test_joining_inside_a_callers_transaction_leaves_its_flush_alone(t0):
+    line_up(1, now=t0)  # pytest-django runs this test inside a transaction
+
+    assert synchronous_commit() == "on"
 
 
 def test_the_ticket_is_the_entry_id_in_issue_order(t0):
