@@ -27,10 +27,9 @@ from apps.common.sql import fetch_one
 from apps.queue import line
 from apps.queue.errors import QueueTokenExpired, QueueTokenInvalid, QueueTokenNotActive
 from apps.queue.line import Place
-from apps.queue.models import QueueEntry, QueueState
+from apps.queue.models import QUEUE_STATE_PK, QueueEntry, QueueState
 from apps.queue.selectors import (
     LIVE,
-    QUEUE_STATE_PK,
     entry_effective_status,
     entry_get,
     live_entries_in_order,
@@ -41,7 +40,7 @@ from apps.queue.tokens import new_nonce
 
 logger = logging.getLogger(__name__)
 Status = QueueEntry.Status
-REBUILD_LOCK_SECONDS = 120
+REBUILD_LOCK_SECONDS = 60  # lapses by itself if the rebuilding process dies
 REBUILD_WAIT_SECONDS = 10
 SYNC_BATCH = 10_000
 # Joining is one statement: the partial unique index keeps one live entry per user, and a
@@ -249,11 +248,10 @@ def queue_maintain(*, now: dt.datetime | None = None) -> dict:
         recorded += QueueEntry.objects.filter(pk=entry_id, status=Status.WAITING).update(
             status=Status.ACTIVE, admitted_at=admitted_at, expires_at=expires_at
         )
-    # Slots whose entry ended in PostgreSQL while Redis missed the news (it was down then).
-    ended_elsewhere = list(
-        QueueEntry.objects.filter(pk__in=list(slots), status=Status.EXPIRED).values_list("pk", flat=True)
-    )
-    line.end(entry_ids=ended_elsewhere, now=now)
+    # Slots whose entry ended in PostgreSQL while Redis missed the news (it was down then), or
+    # whose entry is gone (its user was deleted).
+    live = set(QueueEntry.objects.filter(pk__in=list(slots), status__in=LIVE).values_list("pk", flat=True))
+    line.end(entry_ids=[entry_id for entry_id in slots if entry_id not in live], now=now)
     # Admitted entries the line lost (restored from an older snapshot): their slots come back.
     for entry in QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__gt=now).exclude(pk__in=list(slots)):
         line.restore(entry_id=entry.pk, status=entry.status, expires_at=entry.expires_at, now=now)

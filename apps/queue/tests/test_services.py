@@ -550,3 +550,12 @@ def test_the_scheduled_task_gives_back_a_lost_slot_and_frees_one_whose_token_end
     QueueEntry.objects.filter(pk=second.pk).update(status=Status.EXPIRED)  # ended while Redis was away
     services.queue_maintain(now=at(t0, 3))
     assert set(line.active_slots()) == {first.pk}
+
+
+def test_the_scheduled_task_frees_the_slot_of_a_deleted_user(one_slot, t0):
+    first, second = line_up(2, now=t0)
+    first.user.delete()  # staff removed the account; its entry went with it
+
+    services.queue_maintain(now=at(t0, 1))
+
+    assert set(line.active_slots()) == {second.pk}
