@@ -2,8 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.utils import timezone
 
-from apps.queue.models import QueueEntry, QueueState
-from apps.queue.selectors import QUEUE_STATE_PK
+from apps.queue.models import QUEUE_STATE_PK, QueueEntry, QueueState
 from apps.queue.services import queue_entries_end, queue_line_counts, queue_state_update
 
 Status = QueueEntry.Status

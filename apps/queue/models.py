@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.db import models
 
+# The one QueueState row: made by migration 0002, read and written only by this pk.
+QUEUE_STATE_PK = 1
+
 
 class QueueEntry(models.Model):
     """The durable record of one user's place in the waiting room.
@@ -48,7 +51,7 @@ class QueueEntry(models.Model):
 
 
 class QueueState(models.Model):
-    """The staff's runtime controls (the single row pk=1): their durable copy. The line reads
+    """The staff's runtime controls (the single row QUEUE_STATE_PK): their durable copy. The line reads
     them from Redis, where `queue_state_update` writes them too."""
 
     active_limit = models.PositiveIntegerField(

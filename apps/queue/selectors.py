@@ -6,9 +6,8 @@ from django.conf import settings
 
 from apps.common.sql import column_names, fetch_one, instance_from_row
 from apps.queue.line import Place
-from apps.queue.models import QueueEntry, QueueState
+from apps.queue.models import QUEUE_STATE_PK, QueueEntry, QueueState
 
-QUEUE_STATE_PK = 1  # the one controls row, made by migration 0002
 Status = QueueEntry.Status
 LIVE = [Status.WAITING, Status.ACTIVE]
 _ENTRY_FIELDS = column_names(QueueEntry)

@@ -1,5 +1,7 @@
 from django.db import migrations
 
+from apps.queue.models import QUEUE_STATE_PK
+
 SCHEDULE_NAME = "queue: admit and expire"
 
 
@@ -9,7 +11,7 @@ def create(apps, schema_editor):
         name=SCHEDULE_NAME,
         defaults={"func": "apps.queue.tasks.queue_maintain", "schedule_type": "I", "minutes": 1, "repeats": -1},
     )
-    apps.get_model("queue", "QueueState").objects.get_or_create(pk=1)
+    apps.get_model("queue", "QueueState").objects.get_or_create(pk=QUEUE_STATE_PK)
 
 
 def remove(apps, schema_editor):

@@ -5,8 +5,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from apps.accounts.tests.factories import UserFactory
-from apps.queue.models import QueueEntry
-from apps.queue.selectors import QUEUE_STATE_PK, queue_state_get
+from apps.queue.models import QUEUE_STATE_PK, QueueEntry
+from apps.queue.selectors import queue_state_get
 from apps.queue.services import queue_line_counts, queue_token_issue
 from apps.queue.tests.factories import end_and_commit
 from apps.queue.tokens import token_for
