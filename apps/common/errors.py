@@ -20,6 +20,13 @@ class ValidationFailed(ApplicationError):
     default_detail = "The request body is not valid."
 
 
+class InvalidDate(ApplicationError):
+    """A date in a path or body not written as the contract writes dates."""
+
+    status, code, title = 400, "INVALID_DATE", "Invalid date"
+    default_detail = "A date must be written YYYY-MM-DD."
+
+
 class Forbidden(ApplicationError):
     status, code, title = 403, "FORBIDDEN", "Forbidden"
     default_detail = "You may not access this resource."

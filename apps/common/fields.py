@@ -1,8 +1,23 @@
+"""Input parsing shared by the API, the web pages and the commands: text or JSON in, a value
+or a clean error out."""
+
 import argparse
+import datetime as dt
+import re
 
 from rest_framework import serializers
 
+from apps.common.errors import InvalidDate
+
 MAX_BIGINT = 2**63 - 1
+# A concert date as the contract writes it: ASCII digits, zero-padded.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def is_storable_id(value: int) -> bool:
+    """Whether a number could be a row's id: 1 to the largest bigint. Any other id names
+    nothing, and a query with one past bigint would fail (out of range) instead of finding nothing."""
+    return 0 < value <= MAX_BIGINT
 
 
 def positive_int_or_none(value: str, *, maximum: int = MAX_BIGINT) -> int | None:
@@ -13,6 +28,16 @@ def positive_int_or_none(value: str, *, maximum: int = MAX_BIGINT) -> int | None
         return None
     number = int(value)
     return number if 0 < number <= maximum else None
+
+
+def parse_concert_date(value: str) -> dt.date:
+    """`YYYY-MM-DD` exactly (ASCII digits; not "2030-1-5" or an ISO week date) -> date, or INVALID_DATE."""
+    if not (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+        raise InvalidDate()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidDate() from exc
 
 
 class StrictIntegerField(serializers.IntegerField):

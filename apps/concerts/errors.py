@@ -1,5 +1,8 @@
 from apps.common.errors import ApplicationError
 
+# INVALID_DATE now lives in apps.common.errors; apps/reservations/edge.py still imports it from here.
+from apps.common.errors import InvalidDate as InvalidDate
+
 
 class ConcertNotFound(ApplicationError):
     status, code, title = 404, "CONCERT_NOT_FOUND", "Concert not found"
@@ -14,8 +17,3 @@ class DateNotFound(ApplicationError):
 class SeatNotFound(ApplicationError):
     status, code, title = 404, "SEAT_NOT_FOUND", "Seat not found"
     default_detail = "The date has no seat with this number."
-
-
-class InvalidDate(ApplicationError):
-    status, code, title = 400, "INVALID_DATE", "Invalid date"
-    default_detail = "A date must be written YYYY-MM-DD."

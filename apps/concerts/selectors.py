@@ -1,10 +1,12 @@
 import datetime as dt
-import re
 
 from django.db.models import QuerySet
 
-from apps.common.fields import MAX_BIGINT
-from apps.concerts.errors import ConcertNotFound, DateNotFound, InvalidDate, SeatNotFound
+from apps.common.fields import is_storable_id
+
+# Parsing is not a read: it lives in apps.common.fields. apps/reservations/edge.py still imports it from here.
+from apps.common.fields import parse_concert_date as parse_concert_date
+from apps.concerts.errors import ConcertNotFound, DateNotFound, SeatNotFound
 from apps.concerts.models import Concert, ConcertDate, Seat
 
 
@@ -12,13 +14,10 @@ def concert_list() -> QuerySet[Concert]:
     return Concert.objects.order_by("id")
 
 
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def check_concert_id(concert_id: int) -> None:
     # An id the database cannot store cannot exist; the hand-written seat-map query would
     # fail on it instead of finding nothing.
-    if not 0 < concert_id <= MAX_BIGINT:
+    if not is_storable_id(concert_id):
         raise ConcertNotFound()
 
 
@@ -51,13 +50,3 @@ def seat_get(*, concert_id: int, date: dt.date, seat_number: int) -> Seat:
         concert_date_get(concert_id=concert_id, date=date)
         raise SeatNotFound()
     return seat
-
-
-def parse_concert_date(value: str) -> dt.date:
-    """`YYYY-MM-DD` exactly (ASCII digits; not "2030-1-5" or an ISO week date) -> date, or INVALID_DATE."""
-    if not (isinstance(value, str) and ISO_DATE.fullmatch(value)):
-        raise InvalidDate()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidDate() from exc

@@ -6,11 +6,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.fields import MAX_BIGINT, StrictIntegerField, positive_int_or_none
+from apps.common.errors import InvalidDate
+from apps.common.fields import MAX_BIGINT, StrictIntegerField, parse_concert_date, positive_int_or_none
 from apps.common.pagination import paginated_response, paginated_schema
 from apps.common.schema import API_KEY_ERRORS, QUEUE_TOKEN_ERRORS, problem_responses
-from apps.concerts.errors import InvalidDate
-from apps.concerts.selectors import parse_concert_date
 from apps.queue.authentication import HasActiveQueueToken, QueueTokenAuthentication
 from apps.reservations.availability import bookable_dates_json, seat_map_json
 from apps.reservations.models import Reservation

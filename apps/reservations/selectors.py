@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.common.fields import MAX_BIGINT
+from apps.common.fields import is_storable_id
 from apps.concerts.errors import SeatNotFound
 from apps.concerts.models import ConcertDate, Seat
 from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get, seat_get
@@ -137,7 +137,7 @@ def reservation_list(*, user: User) -> QuerySet[Reservation]:
 
 def reservation_get(*, user: User, reservation_id: int) -> Reservation:
     """Another user's reservation is reported as not found: its existence is not revealed."""
-    if not 0 < reservation_id <= MAX_BIGINT:
+    if not is_storable_id(reservation_id):
         raise ReservationNotFound()
     reservation = reservation_list(user=user).filter(pk=reservation_id).first()
     if reservation is None:

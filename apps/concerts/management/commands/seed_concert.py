@@ -2,9 +2,9 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.concerts.errors import InvalidDate
+from apps.common.errors import InvalidDate
+from apps.common.fields import parse_concert_date
 from apps.concerts.models import MAX_SEATS_PER_DATE
-from apps.concerts.selectors import parse_concert_date
 from apps.concerts.services import concert_seed
 
 
