@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "apps.wallet",
     "apps.payments",
     "apps.web",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
