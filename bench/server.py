@@ -36,6 +36,9 @@ def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
             "QUEUE_ACTIVE_TTL_SECONDS": "86400",
             # Nor may seeded WAITING entries drop out of the line for not polling (default 2 min).
             "QUEUE_ABANDON_SECONDS": "86400",
+            # Nor the seat map's seeded holds (default 5 min): the sweeper scenario sweeps only
+            # the lapsed holds it seeds itself.
+            "HOLD_SECONDS": "86400",
         }
     )
     return env
