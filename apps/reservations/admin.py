@@ -3,7 +3,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.concerts.models import ConcertDate, Seat
-from apps.reservations.models import Reservation
+from apps.reservations.models import Reservation, live_hold_q
 from apps.reservations.services import reservation_release
 
 Status = Reservation.Status
@@ -19,15 +19,9 @@ class EffectiveStatusFilter(admin.SimpleListFilter):
         return Status.choices
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        match self.value():
-            case Status.HELD:
-                return queryset.filter(status=Status.HELD, expires_at__gt=now)
-            case Status.EXPIRED:
-                return queryset.filter(Q(status=Status.EXPIRED) | Q(status=Status.HELD, expires_at__lte=now))
-            case Status.CONFIRMED:
-                return queryset.filter(status=Status.CONFIRMED)
-        return queryset
+        if self.value() not in Status.values:
+            return queryset
+        return queryset.with_effective_status(self.value(), timezone.now())
 
 
 @admin.register(Reservation)
@@ -86,8 +80,7 @@ class ConcertDateAdmin(admin.ModelAdmin):
     inlines = [SeatInline]
 
     def get_queryset(self, request):
-        now = timezone.now()
-        live_hold = Q(seats__reservations__status=Status.HELD, seats__reservations__expires_at__gt=now)
+        live_hold = live_hold_q(timezone.now(), prefix="seats__reservations__")
         return (
             super()
             .get_queryset(request)

@@ -13,18 +13,18 @@ from apps.concerts.errors import SeatNotFound
 from apps.concerts.models import ConcertDate, Seat
 from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get, seat_get
 from apps.reservations.errors import ReservationNotFound
-from apps.reservations.models import Reservation
+from apps.reservations.models import Reservation, Status, taken_sql
 
 # The seat map and the first step of a hold are what a rush hammers, so they are hand-written
 # queries: the ORM building them cost more than PostgreSQL running them (BENCHMARKS.md).
-# The join finds the seat's live reservation, `taken_q` in SQL: at most one row, because the
-# unique index on live reservations allows one HELD or CONFIRMED row per seat. `r.status` is
-# None when the seat is free; the selector tests check the SQL and `taken_q` agree.
+# The join finds the seat's live reservation (`taken_sql`, the models' hold rule in SQL): at
+# most one row, because the unique index on live reservations allows one HELD or CONFIRMED row
+# per seat. `r.status` is None when the seat is free.
+_TAKEN = taken_sql(alias="r", now="%(now)s")
 _SEATS_OF_DATE = f"""
       FROM {Seat._meta.db_table} s
       JOIN {ConcertDate._meta.db_table} d ON d.id = s.concert_date_id
-      LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id
-           AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
+      LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id AND {_TAKEN}
      WHERE d.concert_id = %(concert_id)s AND d.date = %(date)s"""
 _SEAT_MAP = f"SELECT s.number, s.price, r.status, r.expires_at {_SEATS_OF_DATE} ORDER BY s.number"
 _SEAT_FOR_HOLD = f"""
@@ -57,7 +57,7 @@ def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[dict]:
             "number": number,
             "price": price,
             "booking_status": status,
-            "held_until": _datetime(expires_at) if status == Reservation.Status.HELD else None,
+            "held_until": _datetime(expires_at) if status == Status.HELD else None,
         }
         for number, price, status, expires_at in rows
     ]
@@ -73,11 +73,10 @@ class BookableDate:
 # Counted in one pass over the date's seats and their live reservations (as the seat map joins them).
 _DATES_OF_CONCERT = f"""
     SELECT d.date, count(*) FILTER (WHERE r.id IS NULL),
-           min(r.expires_at) FILTER (WHERE r.status = '{Reservation.Status.HELD}')
+           min(r.expires_at) FILTER (WHERE r.status = '{Status.HELD}')
       FROM {ConcertDate._meta.db_table} d
       JOIN {Seat._meta.db_table} s ON s.concert_date_id = d.id
-      LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id
-           AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > %(now)s))
+      LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id AND {_TAKEN}
      WHERE d.concert_id = %(concert_id)s AND d.date >= %(today)s
      GROUP BY d.date ORDER BY d.date"""
 
@@ -128,7 +127,7 @@ def seat_for_hold(*, concert_id: int, date: dt.date, seat_number: int, now: dt.d
 
 
 def live_hold_count(*, user: User, now: dt.datetime) -> int:
-    return Reservation.objects.filter(user=user, status=Reservation.Status.HELD, expires_at__gt=now).count()
+    return Reservation.objects.filter(user=user).live_holds(now).count()
 
 
 def reservation_list(*, user: User) -> QuerySet[Reservation]:

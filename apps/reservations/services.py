@@ -53,7 +53,7 @@ def _seat_hold(*, user: User, seat: Seat, now: dt.datetime) -> Reservation:
     if live_hold_count(user=user, now=now) >= settings.MAX_HOLDS_PER_USER:
         raise HoldLimitReached()
     # A lapsed hold still counts for the unique index until it is marked; mark it now.
-    Reservation.objects.filter(seat=seat, status=Status.HELD, expires_at__lte=now).update(status=Status.EXPIRED)
+    Reservation.objects.filter(seat=seat).lapsed_holds(now).update(status=Status.EXPIRED)
     try:
         return Reservation.objects.create(
             user=user,
@@ -120,7 +120,7 @@ def holds_sweep(*, now: dt.datetime | None = None, batch_size: int | None = None
     # UPDATE needs no condition of its own.
     lapsed = (
         Reservation.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.HELD, expires_at__lte=now)
+        .lapsed_holds(now)
         .values("pk")[:batch_size]
     )
     swept = 0
