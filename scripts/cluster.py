@@ -31,13 +31,15 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.server import APP_DIR, PYTHON, free_port, manage
+from bench import server as bench_server
+from bench.server import PYTHON, free_port
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cb_cluster"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 # django-q2 finishes the task it runs before it stops; after this long it is killed.
 QCLUSTER_STOP_SECONDS = 30
 WEB_STOP_SECONDS = 30  # gunicorn's graceful_timeout is 20 s
+QCLUSTER_ARGV = [PYTHON, "manage.py", "qcluster"]
 REBUILD_LINE = "from apps.queue.services import queue_line_rebuild; queue_line_rebuild()"
 
 
@@ -46,14 +48,14 @@ class Process:
     exactly the signals sent here (django-q2's stop hangs if a second signal arrives meanwhile),
     and its process group (gunicorn's master and workers, qcluster's children) can be killed whole."""
 
-    def __init__(self, name: str, argv: list[str], env: dict, log_path: Path):
-        self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
+    def __init__(self, name: str, argv: list[str], env: dict, log_path: Path, cwd: Path):
+        self.name, self.argv, self.env, self.log_path, self.cwd = name, argv, env, log_path, cwd
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, cwd=APP_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
 
     @property
@@ -91,9 +93,9 @@ class Process:
 class WebServer(Process):
     """gunicorn with the project's gunicorn.conf.py on 127.0.0.1:port."""
 
-    def __init__(self, name: str, port: int, env: dict, log_path: Path):
+    def __init__(self, name: str, port: int, env: dict, log_path: Path, cwd: Path):
         env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
-        super().__init__(name, [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py"], env, log_path)
+        super().__init__(name, [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py"], env, log_path, cwd)
         self.port = port
         self.workers = int(env["GUNICORN_WORKERS"])
 
@@ -154,14 +156,17 @@ class Cluster:
             "GUNICORN_WORKERS": str(workers),
             **(settings or {}),
         }
+        # The application: this checkout, or an export of a commit (bench/run --app-rev, the drills).
+        self.app_dir = bench_server.APP_DIR
         self.ports = [base_port + index for index in range(web)] if base_port else [free_port() for _ in range(web)]
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="cluster-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.web = [
-            WebServer(f"web {n}", port, self.env, self.log_dir / f"web-{n}.log") for n, port in enumerate(self.ports, 1)
+            WebServer(f"web {n}", port, self.env, self.log_dir / f"web-{n}.log", self.app_dir)
+            for n, port in enumerate(self.ports, 1)
         ]
         self.qclusters = [
-            Process(f"qcluster {n}", [PYTHON, "manage.py", "qcluster"], self.env, self.log_dir / f"qcluster-{n}.log")
+            Process(f"qcluster {n}", QCLUSTER_ARGV, self.env, self.log_dir / f"qcluster-{n}.log", self.app_dir)
             for n in range(1, qcluster + 1)
         ]
 
@@ -175,7 +180,10 @@ class Cluster:
 
     def manage(self, *args: str) -> str:
         """`manage.py <args>` with the cluster's settings; its stdout."""
-        return manage(self.env, *args)
+        try:
+            return bench_server.manage(self.env, *args)
+        except subprocess.CalledProcessError as error:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{error.stderr[-3000:]}") from None
 
     def prepare(self) -> None:
         """The shared stores, ready for the processes: reachable, migrated, the line rebuilt."""

@@ -6,10 +6,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
-from bench.server import manage
+from bench import server as bench_server
+from bench.server import app_export, manage
 
 PRICE = 1_000
 # The drills' own Redis database (flushed by each drill): not the tests' (15), the bench's (14)
@@ -22,6 +26,7 @@ class Reply:
     status: int
     content_type: str
     body: dict | None
+    retry_after: str | None = None
 
 
 class Api:
@@ -42,7 +47,8 @@ class Api:
                 parsed = json.loads(raw) if raw else None
             except ValueError:
                 parsed = None
-            return Reply(response.status, response.getheader("Content-Type", ""), parsed)
+            content_type, retry_after = response.getheader("Content-Type", ""), response.getheader("Retry-After")
+            return Reply(response.status, content_type, parsed, retry_after)
         except OSError:
             return Reply(0, "", None)  # connection refused or reset: the server itself is down
         finally:
@@ -56,20 +62,33 @@ class Shopper:
     queue_token: str | None = None
 
 
-def seed_world(env: dict, api: Api, *, shoppers: int, dates: list[str], balance: int) -> tuple[int, list[Shopper]]:
-    """One concert with 50 seats per date; shoppers signed up over HTTP with money in the wallet."""
+def seed_world(
+    env: dict, api: Api | list[Api], *, shoppers: int, dates: list[str], balance: int
+) -> tuple[int, list[Shopper]]:
+    """One concert with 50 seats per date; shoppers signed up over HTTP with money in the wallet
+    (several at once, spread over the servers when given a list)."""
     output = manage(
         env, "seed_concert", "--title", "Drill", "--venue", "Hall", "--dates", *dates, "--price", str(PRICE)
     )
     concert_id = int(output.strip().splitlines()[-1])
-    people = []
+    apis = api if isinstance(api, list) else [api]
     stamp = int(time.time() * 1000)
-    for index in range(shoppers):
-        signup = api.call("POST", "/api/v1/users", {"username": f"drill{stamp}_{index}"}).body
-        shopper = Shopper(signup["id"], signup["api_key"])
-        api.call("POST", f"/api/v1/users/{shopper.user_id}/wallet/charge", {"amount": balance}, key_header(shopper))
-        people.append(shopper)
-    return concert_id, people
+
+    def sign_up(index: int) -> Shopper:
+        server = apis[index % len(apis)]
+        signup = server.call("POST", "/api/v1/users", {"username": f"drill{stamp}_{index}"})
+        if signup.status != 201:
+            raise RuntimeError(f"signup failed: {signup.status} {signup.body}")
+        shopper = Shopper(signup.body["id"], signup.body["api_key"])
+        charge = server.call(
+            "POST", f"/api/v1/users/{shopper.user_id}/wallet/charge", {"amount": balance}, key_header(shopper)
+        )
+        if charge.status != 200:
+            raise RuntimeError(f"charge failed: {charge.status} {charge.body}")
+        return shopper
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return concert_id, list(pool.map(sign_up, range(shoppers)))
 
 
 def key_header(shopper: Shopper) -> dict:
@@ -86,3 +105,10 @@ def audit(env: dict) -> tuple[bool, str]:
         return True, manage(env, "audit_ledger").strip()
     except Exception as error:  # CalledProcessError carries the named rows in stderr
         return False, getattr(error, "stderr", str(error)).strip()
+
+
+def use_app_rev(rev: str | None) -> None:
+    """Run the application as committed at `rev` (a git archive in /tmp) rather than the working
+    tree, which others may be editing; None keeps the working tree."""
+    if rev:
+        bench_server.APP_DIR = app_export(rev, Path(tempfile.gettempdir()) / "drill-apps")
