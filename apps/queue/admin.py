@@ -5,8 +5,6 @@ from django.utils import timezone
 from apps.queue.models import QUEUE_STATE_PK, QueueEntry, QueueState
 from apps.queue.services import queue_entries_end, queue_line_counts, queue_state_update
 
-Status = QueueEntry.Status
-
 
 @admin.register(QueueEntry)
 class QueueEntryAdmin(admin.ModelAdmin):
@@ -36,7 +34,7 @@ class QueueEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="End the selected tokens (frees their slots)", permissions=["end"])
     def end_tokens(self, request, queryset):
-        ids = list(queryset.filter(status__in=[Status.WAITING, Status.ACTIVE]).values_list("pk", flat=True))
+        ids = list(queryset.live().values_list("pk", flat=True))
         ended = queue_entries_end(entry_ids=ids)
         self.message_user(request, f"Ended {ended} token(s).", messages.SUCCESS)
 

@@ -1,8 +1,48 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
 # The one QueueState row: made by migration 0002, read and written only by this pk.
 QUEUE_STATE_PK = 1
+
+
+class QueueStatus(models.TextChoices):
+    WAITING = "WAITING"
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+
+
+# --- the entry rule, once: WAITING and ACTIVE entries are live (one per user); an ACTIVE one
+# lapses at its `expires_at`, whether or not the scheduled task has marked it EXPIRED yet ---
+
+Status = QueueStatus
+LIVE_STATUSES = [Status.WAITING, Status.ACTIVE]
+# The live condition in SQL, for the hand-written queries: the predicate of the partial unique
+# index, which an INSERT ... ON CONFLICT must repeat.
+LIVE_SQL = "status IN ({})".format(", ".join(f"'{status}'" for status in LIVE_STATUSES))
+
+
+def effective_status(*, status: str, expires_at: dt.datetime | None, now: dt.datetime) -> str:
+    """As stored, except that an ACTIVE token is EXPIRED the moment its time is up. (A WAITING
+    row may have been admitted or dropped by the line since: ask the line,
+    `apps.queue.services.queue_place`.)"""
+    if status == Status.ACTIVE and expires_at <= now:
+        return Status.EXPIRED
+    return status
+
+
+class QueueEntryQuerySet(models.QuerySet):
+    def live(self) -> "QueueEntryQuerySet":
+        return self.filter(status__in=LIVE_STATUSES)
+
+    def admitted(self, now: dt.datetime) -> "QueueEntryQuerySet":
+        """ACTIVE and not yet lapsed."""
+        return self.filter(status=Status.ACTIVE, expires_at__gt=now)
+
+    def lapsed(self, now: dt.datetime) -> "QueueEntryQuerySet":
+        """ACTIVE past their time, not yet marked EXPIRED."""
+        return self.filter(status=Status.ACTIVE, expires_at__lte=now)
 
 
 class QueueEntry(models.Model):
@@ -14,10 +54,7 @@ class QueueEntry(models.Model):
     admitted and ended, and the line is rebuilt from these rows if Redis loses it.
     """
 
-    class Status(models.TextChoices):
-        WAITING = "WAITING"
-        ACTIVE = "ACTIVE"
-        EXPIRED = "EXPIRED"
+    Status = QueueStatus
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_entries")
     # Signed together with the id into the token; the token itself is never stored.
@@ -28,26 +65,31 @@ class QueueEntry(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
+    objects = QueueEntryQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "queue entries"
         constraints = [
             models.UniqueConstraint(
                 fields=["user"],
-                condition=models.Q(status__in=["WAITING", "ACTIVE"]),
+                condition=models.Q(status__in=LIVE_STATUSES),
                 name="queue_one_live_entry_per_user",
             ),
             models.CheckConstraint(
-                condition=~models.Q(status="ACTIVE") | models.Q(expires_at__isnull=False),
+                condition=~models.Q(status=Status.ACTIVE) | models.Q(expires_at__isnull=False),
                 name="queue_active_has_expiry",
             ),
         ]
         indexes = [
             # The live entries, read when the line is rebuilt and by the scheduled sync.
-            models.Index(fields=["id"], condition=models.Q(status__in=["WAITING", "ACTIVE"]), name="queue_live_by_id"),
+            models.Index(fields=["id"], condition=models.Q(status__in=LIVE_STATUSES), name="queue_live_by_id"),
         ]
 
     def __str__(self):
         return f"#{self.pk} {self.user} {self.status}"
+
+    def effective_status(self, now: dt.datetime) -> str:
+        return effective_status(status=self.status, expires_at=self.expires_at, now=now)
 
 
 class QueueState(models.Model):

@@ -6,14 +6,12 @@ from django.conf import settings
 
 from apps.common.sql import column_names, fetch_one, instance_from_row
 from apps.queue.line import Place
-from apps.queue.models import QUEUE_STATE_PK, QueueEntry, QueueState
+from apps.queue.models import LIVE_SQL, QUEUE_STATE_PK, QueueEntry, QueueState, Status
 
-Status = QueueEntry.Status
-LIVE = [Status.WAITING, Status.ACTIVE]
 _ENTRY_FIELDS = column_names(QueueEntry)
 _LIVE_ENTRY = f"""
     SELECT {", ".join(_ENTRY_FIELDS)} FROM {QueueEntry._meta.db_table}
-     WHERE user_id = %s AND status IN ('{Status.WAITING}', '{Status.ACTIVE}')"""
+     WHERE user_id = %s AND {LIVE_SQL}"""
 # The longest a client is asked to wait between polls: a quarter of the time after which a
 # WAITING entry nobody polls drops out, so someone who follows the advice never does.
 MAX_POLL_AFTER_SECONDS = 30
@@ -37,20 +35,8 @@ def entry_get(*, entry_id: int) -> QueueEntry | None:
 def live_entries_in_order() -> Iterator[tuple[int, str, dt.datetime | None]]:
     """(id, status, expires_at) of every stored live entry, in ticket order, streamed."""
     return (
-        QueueEntry.objects.filter(status__in=LIVE)
-        .order_by("id")
-        .values_list("id", "status", "expires_at")
-        .iterator(chunk_size=10_000)
+        QueueEntry.objects.live().order_by("id").values_list("id", "status", "expires_at").iterator(chunk_size=10_000)
     )
-
-
-def entry_effective_status(*, entry: QueueEntry, now: dt.datetime) -> str:
-    """As stored, except that an ACTIVE token is EXPIRED the moment its time is up, whether or
-    not the scheduled task has marked it. (A WAITING row may have been admitted or dropped by
-    the line since: ask the line, `apps.queue.services.queue_place`.)"""
-    if entry.status == Status.ACTIVE and entry.expires_at <= now:
-        return Status.EXPIRED
-    return entry.status
 
 
 def seconds_per_admission(place: Place) -> float:

@@ -27,10 +27,8 @@ from apps.common.sql import fetch_one
 from apps.queue import line
 from apps.queue.errors import QueueTokenExpired, QueueTokenInvalid, QueueTokenNotActive
 from apps.queue.line import Place
-from apps.queue.models import QUEUE_STATE_PK, QueueEntry, QueueState
+from apps.queue.models import LIVE_SQL, QUEUE_STATE_PK, QueueEntry, QueueState, Status
 from apps.queue.selectors import (
-    LIVE,
-    entry_effective_status,
     entry_get,
     live_entries_in_order,
     live_entry_get,
@@ -39,7 +37,6 @@ from apps.queue.selectors import (
 from apps.queue.tokens import new_nonce
 
 logger = logging.getLogger(__name__)
-Status = QueueEntry.Status
 REBUILD_LOCK_SECONDS = 60  # lapses by itself if the rebuilding process dies
 REBUILD_WAIT_SECONDS = 10
 SYNC_BATCH = 10_000
@@ -52,7 +49,7 @@ SYNC_BATCH = 10_000
 _INSERT_ENTRY = f"""
     INSERT INTO {QueueEntry._meta.db_table} (user_id, nonce, status, created_at)
     SELECT %s, %s, '{Status.WAITING}', %s {{commit_without_flush}} WHERE true
-    ON CONFLICT (user_id) WHERE status IN ('{Status.WAITING}', '{Status.ACTIVE}') DO NOTHING
+    ON CONFLICT (user_id) WHERE {LIVE_SQL} DO NOTHING
     RETURNING id"""
 _COMMIT_WITHOUT_FLUSH = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush"
 
@@ -118,7 +115,7 @@ def queue_place(*, entry_id: int, now: dt.datetime | None = None, poll: bool = T
     entry = entry_get(entry_id=entry_id)
     if entry is None:
         raise QueueTokenInvalid()
-    if entry_effective_status(entry=entry, now=now) == Status.EXPIRED:
+    if entry.effective_status(now) == Status.EXPIRED:
         return Place(status=Status.EXPIRED)
     return _on_line(
         lambda: line.restore(entry_id=entry.pk, status=entry.status, expires_at=entry.expires_at, now=now), now=now
@@ -148,7 +145,7 @@ def queue_entry_check_admitted(*, entry: QueueEntry, now: dt.datetime | None = N
     """May this token book now? The one answer, for the API's permission and the web pages.
     Returns the entry, recorded ACTIVE; QUEUE_TOKEN_EXPIRED or QUEUE_TOKEN_NOT_ACTIVE otherwise."""
     now = now or timezone.now()
-    status = entry_effective_status(entry=entry, now=now)
+    status = entry.effective_status(now)
     if status == Status.EXPIRED:
         raise QueueTokenExpired()
     if status == Status.ACTIVE:
@@ -204,7 +201,7 @@ def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[Qu
 
 
 def _end_stored(*, entry_ids: list[int], now: dt.datetime) -> int:
-    return QueueEntry.objects.filter(pk__in=entry_ids, status__in=LIVE).update(status=Status.EXPIRED, ended_at=now)
+    return QueueEntry.objects.filter(pk__in=entry_ids).live().update(status=Status.EXPIRED, ended_at=now)
 
 
 def queue_entry_lock_active(*, entry_id: int) -> None:
@@ -212,7 +209,7 @@ def queue_entry_lock_active(*, entry_id: int) -> None:
     is no longer admitted. Two payments sent at once with one token thus run one after the
     other, and the second finds the token ended by the first."""
     entry = QueueEntry.objects.select_for_update().get(pk=entry_id)
-    if entry_effective_status(entry=entry, now=timezone.now()) != Status.ACTIVE:
+    if entry.effective_status(timezone.now()) != Status.ACTIVE:
         raise QueueTokenExpired()
 
 
@@ -250,17 +247,15 @@ def queue_maintain(*, now: dt.datetime | None = None) -> dict:
         )
     # Slots whose entry ended in PostgreSQL while Redis missed the news (it was down then), or
     # whose entry is gone (its user was deleted).
-    live = set(QueueEntry.objects.filter(pk__in=list(slots), status__in=LIVE).values_list("pk", flat=True))
+    live = set(QueueEntry.objects.filter(pk__in=list(slots)).live().values_list("pk", flat=True))
     line.end(entry_ids=[entry_id for entry_id in slots if entry_id not in live], now=now)
     # Admitted entries the line lost (restored from an older snapshot): their slots come back.
-    for entry in QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__gt=now).exclude(pk__in=list(slots)):
+    for entry in QueueEntry.objects.admitted(now).exclude(pk__in=list(slots)):
         line.restore(entry_id=entry.pk, status=entry.status, expires_at=entry.expires_at, now=now)
     ended_ids = line.ended_ids(limit=SYNC_BATCH)
     synced_ends = _end_stored(entry_ids=ended_ids, now=now)
     line.forget_ended(entry_ids=ended_ids)
-    lapsed = QueueEntry.objects.filter(status=Status.ACTIVE, expires_at__lte=now).update(
-        status=Status.EXPIRED, ended_at=now
-    )
+    lapsed = QueueEntry.objects.lapsed(now).update(status=Status.EXPIRED, ended_at=now)
     return {
         "dropped": dropped,
         "admitted": admitted,
