@@ -1,5 +1,6 @@
-"""The queue poll answered in front of Django (concert_booking/edge.py, apps/queue/edge.py):
-the same answers as the API view, no SQL, and everything else handed on to Django."""
+"""The requests answered in front of Django (concert_booking/edge.py and each app's edge.py):
+the same answers as the API views, no SQL where none is needed, and everything else handed
+on to Django."""
 
 import io
 import json
@@ -7,11 +8,16 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.conf import settings
+from django.core import signals
+from django.db import close_old_connections
 from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
+from apps.accounts.models import User
+from apps.accounts.services import api_key_issue
 from apps.accounts.tests.factories import UserFactory
 from apps.common.redis import get_redis
+from apps.queue.models import QueueEntry
 from apps.queue.services import queue_token_issue
 from apps.queue.tests.factories import end_and_commit
 from apps.queue.tokens import entry_id_for_token, token_for
@@ -195,3 +201,114 @@ def test_reads_go_on_to_django_unless_an_active_token_asks_for_a_kept_body(edge,
     for path in paths:
         assert call(edge, token=token, path=path)["status"] == 418
     assert edge.django_application.handed_on == paths
+
+
+# Taking a token: POST /queue/tokens
+
+
+ISSUE = "/api/v1/queue/tokens"
+
+
+def issue(app, *, key: str | None, body: bytes = b"{}", host: str = "localhost", **extra):
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": ISSUE,
+        "HTTP_HOST": host,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "REMOTE_ADDR": "127.0.0.1",  # as Django's test client sends
+        **extra,
+    }
+    if key is not None:
+        environ["HTTP_AUTHORIZATION"] = f"Token {key}"
+    setup_testing_defaults(environ)
+    answer = {"environ": environ}
+
+    def start_response(status, headers):
+        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
+
+    answer["body"] = b"".join(app(environ, start_response))
+    return answer
+
+
+@pytest.fixture
+def key(user):
+    return api_key_issue(user=user)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """The edge sends Django's request signals around a request that uses the database, and
+    their receiver would close the test's connection (and its transaction): Django's own test
+    client disconnects it the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def test_a_new_token_is_issued_at_the_edge_in_two_statements_and_as_the_api_issues_it(
+    edge, tokens, key, django_assert_num_queries
+):
+    with django_assert_num_queries(2):  # the API key's user, then the join (the line is full: it waits)
+        answer = issue(edge, key=key)
+
+    assert answer["status"] == 201
+    assert answer["headers"]["Allow"] == "POST, OPTIONS"
+    assert answer["environ"]["wsgi.input"].read() == b""  # the body was consumed
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    again = client.post(ISSUE, {}, format="json")  # the API view: the same token and place, now 200
+    assert again.status_code == 200
+    assert json.loads(answer["body"]) == again.json()
+    assert edge.django_application.handed_on == []
+
+
+def test_asking_again_at_the_edge_returns_the_same_token_with_200(edge, key):
+    first = json.loads(issue(edge, key=key)["body"])
+
+    again = issue(edge, key=key)
+
+    assert again["status"] == 200
+    assert json.loads(again["body"])["token"] == first["token"]
+
+
+@pytest.mark.parametrize(
+    "case", ["no key", "other scheme", "unknown key", "deactivated user", "unknown host", "large body", "bad length"]
+)
+def test_a_token_request_the_edge_cannot_plainly_answer_goes_on_to_django(edge, key, user, case):
+    arguments = {"key": key}
+    if case == "no key":
+        arguments["key"] = None
+    elif case == "other scheme":
+        arguments.update(key=None, HTTP_AUTHORIZATION=f"Bearer {key}")
+    elif case == "unknown key":
+        arguments["key"] = key[:-2] + "xx"
+    elif case == "deactivated user":
+        User.objects.filter(pk=user.pk).update(is_active=False)
+    elif case == "unknown host":
+        arguments["host"] = "evil.example"
+    elif case == "large body":
+        arguments["body"] = b"{" + b" " * 2000 + b"}"
+    else:
+        arguments["CONTENT_LENGTH"] = "x"
+
+    assert issue(edge, **arguments)["status"] == 418
+    assert edge.django_application.handed_on == [ISSUE]
+    assert not QueueEntry.objects.exists()
+
+
+@override_settings(THROTTLING=True, THROTTLE_RATES={**settings.THROTTLE_RATES, "queue_issue": "2/min"})
+def test_the_edge_counts_token_requests_against_the_same_throttle_as_the_api(edge):
+    keys = [api_key_issue(user=UserFactory()) for _ in range(3)]
+
+    assert [issue(edge, key=keys[index])["status"] for index in range(2)] == [201, 201]
+
+    assert issue(edge, key=keys[2])["status"] == 418  # over the limit: Django answers it
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {keys[2]}")
+    response = client.post(ISSUE, {}, format="json")
+    assert (response.status_code, response.json().get("code")) == (429, "THROTTLED"), response.content
+    assert QueueEntry.objects.count() == 2
