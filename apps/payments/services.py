@@ -16,7 +16,7 @@ def payment_create(
 ) -> tuple[Payment, int]:
     """Pay for live holds from the wallet, all or nothing, in one transaction: debit and
     ledger row, reservations CONFIRMED, queue token ended. Returns (payment, new balance).
-    Locks in a fixed order: queue entry, reservations (by pk), wallet."""
+    Locks in apps.common.locking's order: queue entry, reservations (by pk), wallet."""
     queue_entry_lock_active(entry_id=queue_entry_id)
     reservations = reservations_lock_payable(user=user, reservation_ids=reservation_ids)
     # Read after the locks: a hold that lapsed while this payment waited for them is lapsed.

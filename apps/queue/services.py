@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.common.errors import ServiceUnavailable
+from apps.common.locking import lock_rows
 from apps.common.sql import fetch_one
 from apps.queue import line
 from apps.queue.errors import QueueTokenExpired, QueueTokenInvalid, QueueTokenNotActive
@@ -207,9 +208,10 @@ def _end_stored(*, entry_ids: list[int], now: dt.datetime) -> int:
 def queue_entry_lock_active(*, entry_id: int) -> None:
     """Lock the token's row for the rest of the caller's transaction; QUEUE_TOKEN_EXPIRED if it
     is no longer admitted. Two payments sent at once with one token thus run one after the
-    other, and the second finds the token ended by the first."""
-    entry = QueueEntry.objects.select_for_update().get(pk=entry_id)
-    if entry.effective_status(timezone.now()) != Status.ACTIVE:
+    other, and the second finds the token ended by the first. The first lock of a payment
+    (apps.common.locking)."""
+    entries = lock_rows(QueueEntry.objects.filter(pk=entry_id))
+    if not entries or entries[0].effective_status(timezone.now()) != Status.ACTIVE:
         raise QueueTokenExpired()
 
 

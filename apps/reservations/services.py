@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.common.locking import lock_rows
 from apps.concerts.models import Seat
 from apps.reservations.availability import availability_changed
 from apps.reservations.errors import (
@@ -46,10 +47,9 @@ def _availability_changed(*, seat: Seat, now: dt.datetime) -> None:
 
 @transaction.atomic
 def _seat_hold(*, user: User, seat: Seat, now: dt.datetime) -> Reservation:
-    # One user's holds run one at a time, so the hold limit holds under concurrency too.
-    # NO KEY UPDATE, not UPDATE: inserts that reference the user (the payment row) take KEY
-    # SHARE on it, and a payment holding the lapsed reservation we update next would deadlock.
-    User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True).get()
+    # One user's holds run one at a time, so the hold limit holds under concurrency too. Locks
+    # in apps.common.locking's order: the user, then (marking a lapsed hold) a reservation.
+    lock_rows(User.objects.filter(pk=user.pk).only("pk"), no_key=True)
     if live_hold_count(user=user, now=now) >= settings.MAX_HOLDS_PER_USER:
         raise HoldLimitReached()
     # A lapsed hold still counts for the unique index until it is marked; mark it now.
@@ -69,13 +69,10 @@ def _seat_hold(*, user: User, seat: Seat, now: dt.datetime) -> Reservation:
 
 
 def reservations_lock_payable(*, user: User, reservation_ids: list[int]) -> list[Reservation]:
-    """Lock the user's listed reservations in pk order; RESERVATION_NOT_FOUND unless all are
-    theirs. Must run inside the payment's transaction."""
-    reservations = list(
-        Reservation.objects.select_for_update(of=("self",))
-        .select_related("seat__concert_date")
-        .filter(user=user, pk__in=reservation_ids)
-        .order_by("pk")
+    """Lock the user's listed reservations (in apps.common.locking's order); RESERVATION_NOT_FOUND
+    unless all are theirs. Must run inside the payment's transaction."""
+    reservations = lock_rows(
+        Reservation.objects.select_related("seat__concert_date").filter(user=user, pk__in=reservation_ids)
     )
     if len(reservations) != len(set(reservation_ids)):
         raise ReservationNotFound()
@@ -118,11 +115,7 @@ def holds_sweep(*, now: dt.datetime | None = None, batch_size: int | None = None
     # One statement per batch: the ids never travel to Python and back. The rows the subquery
     # locks are HELD and lapsed (a locked row is re-checked against the filter), so the
     # UPDATE needs no condition of its own.
-    lapsed = (
-        Reservation.objects.select_for_update(skip_locked=True)
-        .lapsed_holds(now)
-        .values("pk")[:batch_size]
-    )
+    lapsed = Reservation.objects.select_for_update(skip_locked=True).lapsed_holds(now).values("pk")[:batch_size]
     swept = 0
     while True:
         with transaction.atomic():
