@@ -282,7 +282,7 @@ class Bench:
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=server.APP_DIR, env=env
         )
         server.database_reset(self.args.database_url)
-        server.redis_reset(self.args.redis_url)
+        redis_mark = server.redis_reset(self.args.redis_url)
         server.manage(env, "migrate", "--noinput", "-v0")
         if static.wait() != 0:
             raise SystemExit("collectstatic failed")
@@ -296,7 +296,6 @@ class Bench:
 
         self.seed, self.checks = seed, checks
         self.watch = PgWatch(self.args.database_url)
-        redis_mark = server.redis_mark(self.args.redis_url)
         self.machine = self.machine_describe()
         # Everything boots while the shared concert is seeded.
         self.app = server.Gunicorn(env, RESULTS / "server.log")

@@ -64,25 +64,21 @@ def _redis(redis_url: str):
     return redis.Redis.from_url(redis_url, socket_connect_timeout=5, decode_responses=True)
 
 
-def redis_reset(redis_url: str) -> None:
-    """FLUSHDB the bench's own Redis database. Refuses database 0, everyone's default."""
+REDIS_MARK = "bench:run"
+
+
+def redis_reset(redis_url: str) -> str:
+    """FLUSHDB the bench's own Redis database (refusing database 0, everyone's default), and
+    leave a mark in it: gone at the end means that something else flushed the database during
+    the run (another bench, tests pointed at the same database). Returns the mark."""
     db = urlparse(redis_url).path.lstrip("/")
     if not db.isdigit() or int(db) == 0:
         raise SystemExit(
             f"refusing to flush Redis database {db or '0'!r}: give the bench a numbered database of its own"
         )
-    with _redis(redis_url) as client:
-        client.flushdb()
-
-
-# Set just after the flush; gone at the end means that something else flushed the bench's Redis
-# database during the run (another bench, tests pointed at the same database).
-REDIS_MARK = "bench:run"
-
-
-def redis_mark(redis_url: str) -> str:
     mark = f"{os.getpid()}-{time.time()}"
     with _redis(redis_url) as client:
+        client.flushdb()
         client.set(REDIS_MARK, mark)
     return mark
 
