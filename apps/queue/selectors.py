@@ -5,8 +5,10 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from apps.common.sql import column_names, fetch_one, instance_from_row
+from apps.queue.errors import QueueTokenInvalid
 from apps.queue.line import Place
 from apps.queue.models import LIVE_SQL, QUEUE_STATE_PK, QueueEntry, QueueState, Status
+from apps.queue.tokens import entry_for_token, entry_id_for_token, token_for
 
 _ENTRY_FIELDS = column_names(QueueEntry)
 _LIVE_ENTRY = f"""
@@ -30,6 +32,30 @@ def live_entry_get(*, user_id: int) -> QueueEntry | None:
 
 def entry_get(*, entry_id: int) -> QueueEntry | None:
     return QueueEntry.objects.filter(pk=entry_id).first()
+
+
+def queue_token(*, entry: QueueEntry) -> str:
+    """The token a client sends for this entry."""
+    return token_for(entry)
+
+
+def queue_entry_id_for_token(*, token: str) -> int:
+    """The entry id a token names, from its signature alone (no database: for polls);
+    QUEUE_TOKEN_INVALID if we did not sign it."""
+    return entry_id_for_token(token)
+
+
+def queue_entry_for_token(*, token: str, user_id: int) -> QueueEntry:
+    """The entry a token names, in any status, if it is this user's; QUEUE_TOKEN_INVALID otherwise."""
+    entry = entry_for_token(token)
+    if entry.user_id != user_id:
+        raise QueueTokenInvalid()
+    return entry
+
+
+def place_is_admitted(place: Place) -> bool:
+    """May the holder of this place book (an ACTIVE slot)?"""
+    return place.status == Status.ACTIVE
 
 
 def live_entries_in_order() -> Iterator[tuple[int, str, dt.datetime | None]]:

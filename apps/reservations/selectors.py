@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -128,6 +129,46 @@ def seat_for_hold(*, concert_id: int, date: dt.date, seat_number: int, now: dt.d
 
 def live_hold_count(*, user: User, now: dt.datetime) -> int:
     return Reservation.objects.filter(user=user).live_holds(now).count()
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldAllowance:
+    limit: int  # live holds one user may have at once (MAX_HOLDS_PER_USER)
+    held: int  # the user's live holds now
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.held)
+
+
+def hold_allowance(*, user: User, now: dt.datetime) -> HoldAllowance:
+    """How many seats the user holds now, and how many more they may hold (the hold limit)."""
+    return HoldAllowance(limit=settings.MAX_HOLDS_PER_USER, held=live_hold_count(user=user, now=now))
+
+
+def reservations_of(*, user: User, reservation_ids: list[int]) -> list[Reservation]:
+    """The user's reservations among these ids (anyone else's are left out), with their seat,
+    date and concert, by date and seat number."""
+    reservations = (
+        Reservation.objects.filter(user=user, pk__in=reservation_ids)
+        .select_related("seat__concert_date__concert")
+        .order_by("seat__concert_date__date", "seat__number")
+    )
+    return list(reservations)
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldsReport:
+    live: list[Reservation]  # still held, by date and seat number
+    lapsed: list[Reservation]  # held once, released unpaid (lapsed, swept or released by staff)
+
+
+def holds_report(*, user: User, reservation_ids: list[int], now: dt.datetime) -> HoldsReport:
+    """What became of these holds of the user's: still live, or released unpaid. Paid ones and
+    anyone else's are left out."""
+    reservations = reservations_of(user=user, reservation_ids=reservation_ids)
+    by_status = {status: [r for r in reservations if r.effective_status(now) == status] for status in Status}
+    return HoldsReport(live=by_status[Status.HELD], lapsed=by_status[Status.EXPIRED])
 
 
 def reservation_list(*, user: User) -> QuerySet[Reservation]:

@@ -17,7 +17,7 @@ from apps.reservations.errors import (
     SeatUnavailable,
 )
 from apps.reservations.models import Reservation
-from apps.reservations.selectors import live_hold_count, seat_for_hold
+from apps.reservations.selectors import hold_allowance, seat_for_hold
 
 Status = Reservation.Status
 
@@ -50,7 +50,7 @@ def _seat_hold(*, user: User, seat: Seat, now: dt.datetime) -> Reservation:
     # One user's holds run one at a time, so the hold limit holds under concurrency too. Locks
     # in apps.common.locking's order: the user, then (marking a lapsed hold) a reservation.
     lock_rows(User.objects.filter(pk=user.pk).only("pk"), no_key=True)
-    if live_hold_count(user=user, now=now) >= settings.MAX_HOLDS_PER_USER:
+    if not hold_allowance(user=user, now=now).left:
         raise HoldLimitReached()
     # A lapsed hold still counts for the unique index until it is marked; mark it now.
     Reservation.objects.filter(seat=seat).lapsed_holds(now).update(status=Status.EXPIRED)

@@ -1,5 +1,5 @@
 from apps.queue.line import Place
-from apps.queue.selectors import MAX_POLL_AFTER_SECONDS, estimated_wait_seconds, poll_after_seconds
+from apps.queue.selectors import MAX_POLL_AFTER_SECONDS, estimated_wait_seconds, place_is_admitted, poll_after_seconds
 
 
 def waiting(position: int, *, paused: bool = False, per_admission: float | None = 2.0) -> Place:
@@ -46,3 +46,8 @@ def test_nobody_is_asked_to_wait_so_long_between_polls_that_they_drop_out(settin
     assert poll_after_seconds(waiting(10_000)) == 2
     assert poll_after_seconds(waiting(5, paused=True)) == 2
     assert poll_after_seconds(Place(status="ACTIVE")) == 2
+
+
+def test_only_an_active_place_may_book():
+    assert place_is_admitted(Place(status="ACTIVE"))
+    assert not any(place_is_admitted(Place(status=status)) for status in ("WAITING", "EXPIRED", "UNKNOWN"))

@@ -8,6 +8,7 @@ from django.db import models
 from apps.accounts.tests.factories import UserFactory
 from apps.common.redis import get_redis
 from apps.queue.errors import QueueTokenInvalid
+from apps.queue.selectors import queue_entry_for_token, queue_entry_id_for_token, queue_token
 from apps.queue.services import queue_token_issue
 from apps.queue.tests.factories import QueueEntryFactory
 from apps.queue.tokens import entry_for_token, token_for
@@ -106,3 +107,15 @@ def test_a_tampered_token_is_invalid(tamper):
 
     with pytest.raises(QueueTokenInvalid):
         entry_for_token(tamper(token_for(entry), other))
+
+
+def test_the_selectors_read_a_token_for_its_own_user_only():
+    entry = QueueEntryFactory()
+    token = queue_token(entry=entry)
+
+    assert queue_entry_id_for_token(token=token) == entry.pk
+    assert queue_entry_for_token(token=token, user_id=entry.user_id) == entry
+    with pytest.raises(QueueTokenInvalid):
+        queue_entry_for_token(token=token, user_id=UserFactory().pk)
+    with pytest.raises(QueueTokenInvalid):
+        queue_entry_id_for_token(token=token + "x")

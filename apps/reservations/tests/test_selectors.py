@@ -9,9 +9,12 @@ from apps.concerts.tests.factories import ConcertFactory, date_with_seats
 from apps.reservations.errors import ReservationNotFound
 from apps.reservations.selectors import (
     bookable_dates,
+    hold_allowance,
+    holds_report,
     live_hold_count,
     reservation_get,
     reservation_list,
+    reservations_of,
     seat_map,
 )
 from apps.reservations.tests.factories import ReservationFactory
@@ -133,6 +136,35 @@ class TestHoldCount:
 
         assert live_hold_count(user=user, now=timezone.now()) == 1
 
+    def test_the_allowance_is_the_limit_less_the_live_holds(self, user, concert_date, settings):
+        settings.MAX_HOLDS_PER_USER = 2
+        seats = list(concert_date.seats.all())
+        ReservationFactory(user=user, seat=seats[0])
+        ReservationFactory(user=user, seat=seats[1], lapsed=True)
+
+        allowance = hold_allowance(user=user, now=timezone.now())
+
+        assert (allowance.limit, allowance.held, allowance.left) == (2, 1, 1)
+        ReservationFactory(user=user, seat=seats[2])
+        assert hold_allowance(user=user, now=timezone.now()).left == 0
+
+    def test_the_report_splits_the_listed_holds_into_live_and_released(self, user, concert_date):
+        seats = list(concert_date.seats.order_by("number"))
+        live = ReservationFactory(user=user, seat=seats[1])
+        lapsed = ReservationFactory(user=user, seat=seats[2], lapsed=True)
+        swept = ReservationFactory(user=user, seat=seats[3], expired=True)
+        paid = ReservationFactory(user=user, seat=seats[4], confirmed=True)
+        theirs = ReservationFactory(seat=seats[5])
+        unlisted = ReservationFactory(user=user, seat=seats[6])
+
+        report = holds_report(
+            user=user, reservation_ids=[r.pk for r in (live, lapsed, swept, paid, theirs)], now=timezone.now()
+        )
+
+        assert report.live == [live]
+        assert report.lapsed == [lapsed, swept]
+        assert unlisted not in report.live
+
 
 class TestReservationReads:
     def test_list_is_the_users_own_newest_first(self, user, concert_date):
@@ -142,6 +174,20 @@ class TestReservationReads:
         ReservationFactory(seat=seats[2])
 
         assert list(reservation_list(user=user)) == [second, first]
+
+    def test_listed_ones_are_the_users_own_by_date_and_seat(self, user, concert_date):
+        later = date_with_seats(concert=concert_date.concert, date=concert_date.date + dt.timedelta(days=1), seats=2)
+        seats = list(concert_date.seats.order_by("number"))
+        mine = [
+            ReservationFactory(user=user, seat=later.seats.get(number=1)),
+            ReservationFactory(user=user, seat=seats[4], confirmed=True),
+            ReservationFactory(user=user, seat=seats[0], expired=True),
+        ]
+        theirs = ReservationFactory(seat=seats[1])
+
+        listed = reservations_of(user=user, reservation_ids=[r.pk for r in [*mine, theirs]])
+
+        assert listed == [mine[2], mine[1], mine[0]]
 
     def test_get_own(self, user, concert_date):
         reservation = ReservationFactory(user=user, seat=concert_date.seats.first())
