@@ -7,7 +7,6 @@ visitor's language (apps.web.errors); every form is a CSRF-protected POST that r
 
 import math
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
@@ -24,31 +23,28 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.selectors import user_for_api_key
 from apps.accounts.services import user_create
 from apps.common.errors import ApplicationError
-from apps.common.fields import positive_int_or_none
-from apps.concerts.selectors import concert_get, concert_list, parse_concert_date
+from apps.common.fields import parse_concert_date, positive_int_or_none
+from apps.concerts.errors import ConcertNotFound, SeatNotFound
+from apps.concerts.selectors import concert_get, concert_list
 from apps.payments.services import payment_create
-from apps.queue.line import Place
-from apps.queue.models import QueueEntry
-from apps.queue.selectors import estimated_wait_seconds, poll_after_seconds
+from apps.queue.selectors import estimated_wait_seconds, place_is_admitted, poll_after_seconds, queue_token
 from apps.queue.services import queue_poll, queue_token_issue
-from apps.queue.tokens import token_for
-from apps.reservations.models import Reservation
-from apps.reservations.selectors import bookable_dates, reservation_list, seat_map
+from apps.reservations.errors import ReservationExpired, SeatUnavailable
+from apps.reservations.selectors import bookable_dates, hold_allowance, holds_report, reservations_of, seat_map
 from apps.reservations.services import reservation_hold
+from apps.wallet.errors import InvalidAmount
 from apps.wallet.selectors import wallet_balance
 from apps.wallet.services import wallet_charge
 from apps.web import visitor
-from apps.web.errors import ERROR_TEXT, error_text
+from apps.web.errors import error_text
 from apps.web.templatetags.web_format import wait_text, won
 from apps.web.visitor import admitted, signed_in
 
 SEATS_PER_ROW = 10
 MAX_API_KEY_LENGTH = 200
-# A seat's look on the map, from seat_map's booking_status.
-SEAT_STATES = {None: "free", Reservation.Status.HELD: "held", Reservation.Status.CONFIRMED: "sold"}
 USERNAME_MAX_LENGTH = 150  # the User model's
 # Seat-level problems name the seat and let the other seats go ahead; any other error stops the holds.
-SEAT_ERROR_CODES = {"SEAT_UNAVAILABLE", "SEAT_NOT_FOUND"}
+SEAT_ERRORS = (SeatUnavailable, SeatNotFound)
 
 
 # --- the waiting room ---
@@ -62,7 +58,7 @@ def queue_progress(*, position: int, start_position: int) -> int:
     return round(100 * (start_position - position + 1) / (start_position + 1))
 
 
-def _queue_report(request, place: Place) -> dict:
+def _queue_report(request, place) -> dict:
     wait_seconds = estimated_wait_seconds(place)
     return {
         "status": place.status,
@@ -151,12 +147,12 @@ def queue_join(request, concert_id: int):
         messages.error(request, error_text(error))
         return redirect("web:home")
     entry, place, _created = queue_token_issue(user=request.web_user)
-    token = token_for(entry)
+    token = queue_token(entry=entry)
     if token != request.session.get(visitor.QUEUE_TOKEN):
         request.session[visitor.START_POSITION] = place.position
     request.session[visitor.QUEUE_TOKEN] = token
     request.session[visitor.CONCERT_ID] = concert_id
-    if place.status == QueueEntry.Status.ACTIVE:
+    if place_is_admitted(place):
         return redirect("web:dates", concert_id=concert_id)
     return redirect("web:waiting_room", concert_id=concert_id)
 
@@ -167,13 +163,16 @@ def queue_join(request, concert_id: int):
 def waiting_room(request, concert_id: int):
     try:
         concert = concert_get(concert_id=concert_id)
-        place = queue_poll(entry_id=visitor.queue_entry_id(request))
-    except ApplicationError as error:
-        if error.code != "CONCERT_NOT_FOUND":
-            visitor.forget_queue_token(request)
+    except ConcertNotFound as error:
         messages.error(request, error_text(error))
         return redirect("web:home")
-    if place.status == QueueEntry.Status.ACTIVE:
+    try:
+        place = queue_poll(entry_id=visitor.queue_entry_id(request))
+    except ApplicationError as error:
+        visitor.forget_queue_token(request)
+        messages.error(request, error_text(error))
+        return redirect("web:home")
+    if place_is_admitted(place):
         return redirect("web:dates", concert_id=concert_id)
     return render(request, "web/waiting_room.html", {"concert": concert, **_queue_report(request, place)})
 
@@ -200,35 +199,35 @@ def queue_status(request):
 # --- booking ---
 
 
-def _live_holds(request) -> list[Reservation]:
+def _live_holds(request) -> list:
     """The visitor's holds made here that are still live, by date and seat. Holds that lapsed
     since the last page are reported once and forgotten."""
     held_ids = request.session.get(visitor.HELD_IDS, [])
     if not held_ids:
         return []
-    now = timezone.now()
-    reservations = reservation_list(user=request.web_user).filter(pk__in=held_ids)
-    reservations = reservations.select_related("seat__concert_date__concert")
-    live, lapsed = [], []
-    for reservation in reservations:
-        status = reservation.effective_status(now)
-        if status == Reservation.Status.HELD:
-            live.append(reservation)
-        elif status == Reservation.Status.EXPIRED:
-            lapsed.append(reservation.seat.number)
-    if lapsed:
-        seats = ", ".join(str(number) for number in sorted(lapsed))
+    report = holds_report(user=request.web_user, reservation_ids=held_ids, now=timezone.now())
+    if report.lapsed:
+        seats = ", ".join(str(number) for number in sorted(hold.seat.number for hold in report.lapsed))
         messages.warning(
             request,
             ngettext(
                 "Your hold on seat %(seats)s lapsed before payment, so the seat was released.",
                 "Your holds on seats %(seats)s lapsed before payment, so the seats were released.",
-                len(lapsed),
+                len(report.lapsed),
             )
             % {"seats": seats},
         )
-    request.session[visitor.HELD_IDS] = [reservation.pk for reservation in live]
-    return sorted(live, key=lambda r: (r.seat.concert_date.date, r.seat.number))
+    request.session[visitor.HELD_IDS] = [hold.pk for hold in report.live]
+    return report.live
+
+
+def _seat_state(seat: dict, *, mine: set[int]) -> str:
+    """A seat's look on the map, from seat_map's row: free, held, sold, or held by this visitor."""
+    if seat["number"] in mine:
+        return "mine"
+    if seat["booking_status"] is None:
+        return "free"
+    return "sold" if seat["held_until"] is None else "held"
 
 
 def _ms_until(moment) -> int:
@@ -268,14 +267,10 @@ def seats(request, concert_id: int, date: str):
         messages.error(request, error_text(error))
         return redirect("web:dates", concert_id=concert_id)
     holds = _live_holds(request)
+    allowance = hold_allowance(user=request.web_user, now=now)
     mine = {hold.seat.number for hold in holds if hold.seat.concert_date.date == day}
     seat_states = [
-        {
-            "number": seat["number"],
-            "price": seat["price"],
-            "state": "mine" if seat["number"] in mine else SEAT_STATES[seat["booking_status"]],
-        }
-        for seat in seat_rows
+        {"number": seat["number"], "price": seat["price"], "state": _seat_state(seat, mine=mine)} for seat in seat_rows
     ]
     return render(
         request,
@@ -286,8 +281,8 @@ def seats(request, concert_id: int, date: str):
             "rows": [seat_states[i : i + SEATS_PER_ROW] for i in range(0, len(seat_states), SEATS_PER_ROW)],
             "free_count": sum(1 for seat in seat_states if seat["state"] == "free"),
             "holds_count": len(holds),
-            "pick_limit": max(0, settings.MAX_HOLDS_PER_USER - len(holds)),
-            "max_holds": settings.MAX_HOLDS_PER_USER,
+            "held_count": allowance.held,
+            "pick_limit": allowance.left,
             "turn_ms_left": _ms_until(request.queue_entry.expires_at),
         },
     )
@@ -311,27 +306,29 @@ def hold(request, concert_id: int, date: str):
         messages.error(request, _("Pick at least one seat."))
         return redirect("web:seats", concert_id=concert_id, date=date)
     live = _live_holds(request)
-    room = settings.MAX_HOLDS_PER_USER - len(live)
-    if len(numbers) > room:
+    # More seats picked than may still be held: none is held. (With none left, the first hold
+    # says so in the service's own words.)
+    allowance = hold_allowance(user=request.web_user, now=timezone.now())
+    if 0 < allowance.left < len(numbers):
         messages.error(
             request,
             ngettext(
                 "You may hold %(max)d seat at once and already hold %(held)d.",
                 "You may hold %(max)d seats at once and already hold %(held)d.",
-                settings.MAX_HOLDS_PER_USER,
+                allowance.limit,
             )
-            % {"max": settings.MAX_HOLDS_PER_USER, "held": len(live)},
+            % {"max": allowance.limit, "held": allowance.held},
         )
         return redirect("web:seats", concert_id=concert_id, date=date)
     held = []
     for number in numbers:
         try:
             reservation = reservation_hold(user=request.web_user, concert_id=concert_id, date=day, seat_number=number)
-        except ApplicationError as error:
-            if error.code not in SEAT_ERROR_CODES:
-                messages.error(request, error_text(error))
-                break
+        except SEAT_ERRORS as error:
             messages.error(request, _("Seat %(seat)d: %(problem)s") % {"seat": number, "problem": error_text(error)})
+        except ApplicationError as error:
+            messages.error(request, error_text(error))
+            break
         else:
             held.append(reservation.pk)
     if not held:
@@ -381,10 +378,10 @@ def pay(request):
         payment, balance = payment_create(
             user=request.web_user, reservation_ids=reservation_ids, queue_entry_id=request.queue_entry.pk
         )
+    except ReservationExpired:
+        return redirect("web:checkout")  # which reports the lapsed holds, naming the seats
     except ApplicationError as error:
-        # A lapsed hold is reported by the checkout page, naming the seats.
-        if error.code != "RESERVATION_EXPIRED":
-            messages.error(request, error_text(error))
+        messages.error(request, error_text(error))
         return redirect("web:checkout")
     request.session[visitor.HELD_IDS] = [
         pk for pk in request.session.get(visitor.HELD_IDS, []) if pk not in reservation_ids
@@ -408,20 +405,19 @@ def top_up(request):
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = reverse("web:home")
-    raw = request.POST.get("amount", "").replace(",", "").strip()
-    # At most 10 digits: a charge is at most 1,000,000,000, and int() refuses very long strings.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
-        messages.error(request, ERROR_TEXT["INVALID_AMOUNT"])
-        return redirect(next_url)
+    # A whole number, with or without thousands separators; the wallet decides whether it is allowed.
+    amount = positive_int_or_none(request.POST.get("amount", "").replace(",", "").strip())
     try:
-        balance = wallet_charge(user=request.web_user, amount=int(raw))
+        if amount is None:
+            raise InvalidAmount()
+        balance = wallet_charge(user=request.web_user, amount=amount)
     except ApplicationError as error:
         messages.error(request, error_text(error))
         return redirect(next_url)
     messages.success(
         request,
         _("Added %(amount)s to your wallet. Your balance is now %(balance)s.")
-        % {"amount": won(int(raw)), "balance": won(balance)},
+        % {"amount": won(amount), "balance": won(balance)},
     )
     return redirect(next_url)
 
@@ -432,16 +428,5 @@ def confirmation(request):
     payment = request.session.get(visitor.PAYMENT)
     if payment is None:
         return redirect("web:home")
-    reservations = (
-        reservation_list(user=request.web_user)
-        .filter(pk__in=payment["reservation_ids"])
-        .select_related("seat__concert_date__concert")
-    )
-    return render(
-        request,
-        "web/confirmation.html",
-        {
-            "payment": payment,
-            "reservations": sorted(reservations, key=lambda r: (r.seat.concert_date.date, r.seat.number)),
-        },
-    )
+    reservations = reservations_of(user=request.web_user, reservation_ids=payment["reservation_ids"])
+    return render(request, "web/confirmation.html", {"payment": payment, "reservations": reservations})

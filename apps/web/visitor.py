@@ -8,17 +8,16 @@ checked once, at sign-in; a new key rides along only until the page that shows i
 import functools
 
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
-from apps.accounts.models import User
 from apps.accounts.selectors import active_user_get
 from apps.common.errors import ApplicationError
-from apps.queue.errors import QueueTokenInvalid, QueueTokenMissing, QueueTokenNotActive
-from apps.queue.models import QueueEntry
+from apps.queue.errors import QueueTokenMissing, QueueTokenNotActive
+from apps.queue.selectors import queue_entry_for_token, queue_entry_id_for_token
 from apps.queue.services import queue_entry_check_admitted
-from apps.queue.tokens import entry_for_token, entry_id_for_token
 from apps.web.errors import error_text
 
 USER_ID = "web_user_id"
@@ -30,12 +29,12 @@ HELD_IDS = "web_held_ids"  # reservations held here and not yet paid or reported
 PAYMENT = "web_payment"  # the last payment, for the confirmation page
 
 
-def session_user(request) -> User | None:
+def session_user(request) -> AbstractBaseUser | None:
     user_id = request.session.get(USER_ID)
     return active_user_get(user_id=user_id) if user_id else None
 
 
-def sign_in(request, *, user: User) -> None:
+def sign_in(request, *, user: AbstractBaseUser) -> None:
     """A fresh session and CSRF token (no fixation, nothing left from someone else) for this user."""
     request.session.flush()
     rotate_token(request)
@@ -52,15 +51,12 @@ def _session_token(request) -> str:
 def queue_entry_id(request) -> int:
     """The visitor's queue entry id, from the token's signature (no database: for polls).
     The session is signed and bound to its user, so the token in it is that user's."""
-    return entry_id_for_token(_session_token(request))
+    return queue_entry_id_for_token(token=_session_token(request))
 
 
-def queue_entry(request) -> QueueEntry:
+def queue_entry(request):
     """The visitor's queue entry, in any status; QUEUE_TOKEN_MISSING or _INVALID when there is none."""
-    entry = entry_for_token(_session_token(request))
-    if entry.user_id != request.web_user.pk:
-        raise QueueTokenInvalid()
-    return entry
+    return queue_entry_for_token(token=_session_token(request), user_id=request.web_user.pk)
 
 
 def forget_queue_token(request) -> None:

@@ -6,21 +6,27 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from apps.accounts.errors import UsernameTaken
 from apps.accounts.models import User
 from apps.accounts.selectors import user_for_api_key
 from apps.accounts.services import api_key_issue
 from apps.accounts.tests.factories import UserFactory
+from apps.common.errors import ApplicationError, InvalidDate
+from apps.concerts.errors import DateNotFound
 from apps.concerts.tests.factories import date_with_seats
+from apps.queue.errors import QueueTokenExpired, QueueTokenMissing
 from apps.queue.services import queue_state_update, queue_token_issue
 from apps.queue.tests.factories import QueueEntryFactory, end_and_commit
 from apps.queue.tokens import entry_for_token
+from apps.reservations.errors import HoldLimitReached, ReservationNotFound, SeatUnavailable
 from apps.reservations.selectors import reservation_list
 from apps.reservations.services import reservation_hold
 from apps.reservations.tests.factories import ReservationFactory
+from apps.wallet.errors import InsufficientBalance, InvalidAmount
 from apps.wallet.selectors import wallet_balance
 from apps.wallet.services import wallet_charge
 from apps.web import visitor
-from apps.web.errors import ERROR_TEXT, error_text
+from apps.web.errors import MESSAGES, error_text
 from apps.web.views import queue_progress
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +55,11 @@ CONTRACT_CODES = [
     "IDEMPOTENCY_KEY_REUSED",
     "SERVICE_UNAVAILABLE",
 ]
+
+
+def text(error_class: type[ApplicationError]) -> str:
+    """What the pages say for this error."""
+    return error_text(error_class())
 
 
 @pytest.fixture
@@ -112,7 +123,7 @@ def test_sign_up_with_a_taken_name_says_so(client):
 
     response = client.post(reverse("web:signup"), {"username": "Alice"}, follow=True)
 
-    assert messages_of(response) == [str(ERROR_TEXT["USERNAME_TAKEN"])]
+    assert messages_of(response) == [text(UsernameTaken)]
     assert visitor.USER_ID not in client.session
 
 
@@ -220,7 +231,7 @@ def test_queue_status_of_an_ended_token_says_what_to_do(booking_client):
     body = booking_client.get(reverse("web:queue_status")).json()
 
     assert body["status"] == "ENDED"
-    assert body["message"] == str(ERROR_TEXT["QUEUE_TOKEN_EXPIRED"])
+    assert body["message"] == text(QueueTokenExpired)
     assert visitor.QUEUE_TOKEN not in booking_client.session
 
 
@@ -320,7 +331,7 @@ def test_seat_map_of_an_unknown_date_goes_back_to_the_dates(booking_client, conc
     for date in ["2030-02-30", "1999-01-01"]:
         response = booking_client.get(reverse("web:seats", args=[concert_date.concert_id, date]), follow=True)
         assert response.redirect_chain[0][0] == reverse("web:dates", args=[concert_date.concert_id])
-        assert messages_of(response)[0] in {str(ERROR_TEXT["INVALID_DATE"]), str(ERROR_TEXT["DATE_NOT_FOUND"])}
+        assert messages_of(response)[0] in {text(InvalidDate), text(DateNotFound)}
 
 
 # --- holding ---
@@ -341,7 +352,7 @@ def test_a_seat_taken_meanwhile_is_named_and_the_others_are_held(booking_client,
 
     response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["5", "6"]}, follow=True)
 
-    assert messages_of(response) == [f"Seat 5: {ERROR_TEXT['SEAT_UNAVAILABLE']}"]
+    assert messages_of(response) == [f"Seat 5: {text(SeatUnavailable)}"]
     assert [hold.seat.number for hold in response.context["holds"]] == [6]
 
 
@@ -351,7 +362,7 @@ def test_when_every_picked_seat_is_taken_the_seat_map_says_so(booking_client, co
     response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["5"]}, follow=True)
 
     assert response.redirect_chain[-1][0] == seats_url(concert_date)
-    assert messages_of(response) == [f"Seat 5: {ERROR_TEXT['SEAT_UNAVAILABLE']}"]
+    assert messages_of(response) == [f"Seat 5: {text(SeatUnavailable)}"]
 
 
 def test_no_more_picks_than_the_hold_limit(booking_client, concert_date, settings):
@@ -371,7 +382,7 @@ def test_holds_made_elsewhere_count_against_the_limit(booking_client, concert_da
 
     response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["2"]}, follow=True)
 
-    assert messages_of(response) == [str(ERROR_TEXT["HOLD_LIMIT_REACHED"])]
+    assert messages_of(response) == [text(HoldLimitReached)]
 
 
 def test_holding_nothing_asks_for_a_seat(booking_client, concert_date):
@@ -388,7 +399,7 @@ def test_paying_without_enough_money_then_topping_up_and_paying(booking_client, 
     ids = [hold.pk for hold in booking_client.get(reverse("web:checkout")).context["holds"]]
 
     response = booking_client.post(reverse("web:pay"), {"reservation": ids}, follow=True)
-    assert messages_of(response) == [str(ERROR_TEXT["INSUFFICIENT_BALANCE"])]
+    assert messages_of(response) == [text(InsufficientBalance)]
     assert response.context["shortfall"] == 300_000
 
     response = booking_client.post(
@@ -416,7 +427,7 @@ def test_after_paying_the_token_has_ended(booking_client, concert_date):
     response = booking_client.get(reverse("web:dates", args=[concert_date.concert_id]), follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("web:home")
-    assert messages_of(response) == [str(ERROR_TEXT["QUEUE_TOKEN_MISSING"])]
+    assert messages_of(response) == [text(QueueTokenMissing)]
 
 
 def test_a_token_that_ended_elsewhere_is_reported(booking_client, concert_date):
@@ -426,7 +437,7 @@ def test_a_token_that_ended_elsewhere_is_reported(booking_client, concert_date):
     response = booking_client.get(reverse("web:checkout"), follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("web:home")
-    assert messages_of(response) == [str(ERROR_TEXT["QUEUE_TOKEN_EXPIRED"])]
+    assert messages_of(response) == [text(QueueTokenExpired)]
 
 
 def test_a_lapsed_hold_is_reported_and_cannot_be_paid(booking_client, concert_date, settings):
@@ -452,14 +463,14 @@ def test_paying_for_someone_elses_hold_is_refused(booking_client, concert_date):
 
     response = booking_client.post(reverse("web:pay"), {"reservation": [theirs.pk]}, follow=True)
 
-    assert messages_of(response) == [str(ERROR_TEXT["RESERVATION_NOT_FOUND"])]
+    assert messages_of(response) == [text(ReservationNotFound)]
 
 
 @pytest.mark.parametrize("amount", ["", "abc", "-5", "0", "1000000001", "1.5"])
 def test_a_bad_top_up_amount_is_explained(booking_client, amount):
     response = booking_client.post(reverse("web:top_up"), {"amount": amount}, follow=True)
 
-    assert messages_of(response) == [str(ERROR_TEXT["INVALID_AMOUNT"])]
+    assert messages_of(response) == [text(InvalidAmount)]
     assert wallet_balance(user=session_user(booking_client)) == 0
 
 
@@ -473,13 +484,30 @@ def test_top_up_does_not_redirect_off_site(booking_client):
 
 
 def test_every_contract_error_has_its_own_text_in_english_and_korean():
+    by_code = {error_class.code: error_class for error_class in MESSAGES}
     for code in CONTRACT_CODES:
-        assert code in ERROR_TEXT, code
+        assert code in by_code, code
         with translation.override("en"):
-            english = str(ERROR_TEXT[code])
+            english = text(by_code[code])
         with translation.override("ko"):
-            korean = str(ERROR_TEXT[code])
+            korean = text(by_code[code])
         assert korean != english, code
+
+
+def domain_errors(base=ApplicationError) -> list[type[ApplicationError]]:
+    """Every error class with a code of its own, however deep."""
+    found = []
+    for error_class in base.__subclasses__():
+        if "code" in vars(error_class):
+            found.append(error_class)
+        found += domain_errors(error_class)
+    return found
+
+
+def test_every_domain_error_has_a_text_of_its_own():
+    missing = [error_class.__name__ for error_class in domain_errors() if error_class not in MESSAGES]
+
+    assert missing == []
 
 
 def test_an_unknown_code_still_gets_a_sentence():
