@@ -45,6 +45,16 @@ class Client:
             return reply, index
 
 
+def answered(call, tally: Tally, label: str, **record) -> Reply:
+    """Repeat a call while it is a retryable 503, as its Retry-After says; every answer is tallied."""
+    while True:
+        reply = call()
+        tally.record(label, reply, **record)
+        if reply.status != 503:
+            return reply
+        time.sleep(float(reply.retry_after or 1))
+
+
 class Tally:
     """Every answer by (label, status), and the ones that break the contract."""
 
