@@ -11,8 +11,14 @@ import functools
 import redis
 from django.conf import settings
 
-# The store is down, restarting or loading its data: a retryable 503, like a lost database.
-UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# The store is down, restarting, loading its data, full (maxmemory) or a read-only replica: a
+# retryable 503, like a lost database.
+UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+)
 
 
 @functools.cache

@@ -1,7 +1,10 @@
 import pytest
+import redis
 from django.db import OperationalError
 
 from apps.common.exception_handler import flatten_validation_errors
+from apps.queue.tests.factories import QueueEntryFactory
+from apps.queue.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +47,30 @@ def test_a_lost_database_is_a_503_problem_not_a_500(api_client, monkeypatch):
     monkeypatch.setattr("apps.concerts.apis.concert_list", down)
 
     response = api_client.get("/api/v1/concerts")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert response["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.exceptions.ConnectionError("Connection refused"),
+        redis.exceptions.TimeoutError("Timeout reading from socket"),
+        redis.exceptions.OutOfMemoryError("OOM command not allowed when used memory > 'maxmemory'."),
+        redis.exceptions.ReadOnlyError("You can't write against a read only replica."),
+    ],
+)
+def test_a_lost_or_full_redis_is_a_503_problem_not_a_500(api_client, monkeypatch, error):
+    def down(**kwargs):
+        raise error
+
+    monkeypatch.setattr("apps.queue.line.poll", down)
+    api_client.credentials(HTTP_X_QUEUE_TOKEN=token_for(QueueEntryFactory()))
+
+    response = api_client.get("/api/v1/queue/status")
 
     assert response.status_code == 503
     assert response["Content-Type"] == PROBLEM
