@@ -99,15 +99,11 @@ class OwnPostgres:
 def load(api: Api, shopper, concert_id: int, first_seat: int, phase, tally: Tally, stop: threading.Event) -> None:
     seat = first_seat
     while not stop.is_set():
+        hold = {"concert_id": concert_id, "date": "2030-01-01", "seat_number": seat}
         for label, method, path, body in (
             ("poll", "GET", "/api/v1/queue/status", None),
             ("seats", "GET", f"/api/v1/concerts/{concert_id}/dates/2030-01-01/seats", None),
-            (
-                "hold",
-                "POST",
-                "/api/v1/reservations",
-                {"concert_id": concert_id, "date": "2030-01-01", "seat_number": seat},
-            ),
+            ("hold", "POST", "/api/v1/reservations", hold),
         ):
             reply = api.call(method, path, body, queue_header(shopper))
             tally.record(f"{label} ({phase()})", reply)
@@ -117,9 +113,8 @@ def load(api: Api, shopper, concert_id: int, first_seat: int, phase, tally: Tall
 
 def scheduled_task_ran_since(database_url: str, since) -> bool:
     with psycopg.connect(database_url) as db:
-        return (
-            db.execute("SELECT count(*) FROM django_q_task WHERE started > %s AND success", [since]).fetchone()[0] > 0
-        )
+        ran = db.execute("SELECT count(*) FROM django_q_task WHERE started > %s AND success", [since])
+        return ran.fetchone()[0] > 0
 
 
 def main() -> int:
@@ -160,8 +155,8 @@ def drill(postgres, down_seconds: float, whose: str) -> int:
         for thread in threads:
             thread.start()
         time.sleep(2)
+        phase_now[0] = "down"  # from the moment it begins to stop
         postgres.stop()
-        phase_now[0] = "down"
         time.sleep(1)
         health_during = [api.call("GET", "/health").status for api in apis]
         time.sleep(max(down_seconds - 1, 0))
@@ -184,11 +179,8 @@ def drill(postgres, down_seconds: float, whose: str) -> int:
         for thread in threads:
             thread.join()
         qclusters_alive = all(process.running() for process in cluster.qclusters)
-        waited = time.monotonic()
-        while (
-            not scheduled_task_ran_since(postgres.url, back_at_db)
-            and time.monotonic() - waited < SCHEDULE_LIMIT_SECONDS
-        ):
+        give_up_at = time.monotonic() + SCHEDULE_LIMIT_SECONDS
+        while not scheduled_task_ran_since(postgres.url, back_at_db) and time.monotonic() < give_up_at:
             time.sleep(2)
         schedule_ran = scheduled_task_ran_since(postgres.url, back_at_db)
         schedule_after = time.monotonic() - back_at
