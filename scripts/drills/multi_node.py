@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from bench.server import database_reset, redis_mark, redis_mark_present, redis_reset
+from bench.server import database_reset, redis_mark_present, redis_reset
 from scripts.cluster import Cluster
 from scripts.drills.common import (
     PRICE,
@@ -174,8 +174,7 @@ def main() -> int:
     began = time.monotonic()
 
     database_reset(DATABASE_URL)
-    redis_reset(REDIS_URL)
-    mark = redis_mark(REDIS_URL)
+    mark = redis_reset(REDIS_URL)  # gone at the end: something else flushed the database meanwhile
     settings = {
         "QUEUE_ACTIVE_LIMIT": str(args.limit),
         "QUEUE_ACTIVE_TTL_SECONDS": str(args.ttl),
