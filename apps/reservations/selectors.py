@@ -49,7 +49,7 @@ def _seat_rows(sql: str, *, now: dt.datetime, concert_id: int, date: dt.date, **
 def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[dict]:
     """Every seat of the date, ascending by number, as {"number", "price", "booking_status",
     "held_until"}: booking_status None when free, else HELD or CONFIRMED; held_until the
-    hold's expiry. One query on the hot path; more only to tell a 404 apart."""
+    hold's expiry, None unless HELD. One query on the hot path; more only to tell a 404 apart."""
     rows = _seat_rows(_SEAT_MAP, now=now, concert_id=concert_id, date=date)
     if not rows:
         concert_date_get(concert_id=concert_id, date=date)  # CONCERT_NOT_FOUND / DATE_NOT_FOUND
