@@ -1,7 +1,7 @@
-from django.urls import path
+from apps.accounts.apis import UserViewSet
+from apps.common.viewsets import ApiRouter
 
-from apps.accounts.apis import UserCreateApi
+router = ApiRouter()
+router.register("users", UserViewSet, basename="user")  # POST /users
 
-urlpatterns = [
-    path("users", UserCreateApi.as_view(), name="user-create"),
-]
+urlpatterns = router.urls

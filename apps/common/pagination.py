@@ -1,27 +1,38 @@
-from drf_spectacular.utils import inline_serializer
-from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+
+from apps.common.errors import ValidationFailed
+from apps.common.fields import positive_int_or_none
 
 
 class PagePagination(PageNumberPagination):
+    """`?page=` (from 1) and `?page_size=` (1 to 100, default PAGE_SIZE): `{"count","next","previous","results"}`.
+
+    A page_size outside 1 to 100 (or not a whole number) is 400 VALIDATION_ERROR, as the schema
+    says, rather than quietly another size; a page past the end (or not a page number) is 404
+    NOT_FOUND."""
+
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        size = positive_int_or_none(raw, maximum=self.max_page_size)
+        if size is None:
+            message = f"A whole number from 1 to {self.max_page_size}."
+            raise ValidationFailed(
+                f"page_size must be a whole number from 1 to {self.max_page_size}.",
+                errors=[{"field": self.page_size_query_param, "message": message}],
+            )
+        return size
 
-def paginated_response(*, request, view, queryset, serializer_class):
-    """`{"count","next","previous","results"}` for one page of `queryset`."""
-    paginator = PagePagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-def paginated_schema(*, name: str, serializer_class) -> serializers.Serializer:
-    return inline_serializer(
-        name=name,
-        fields={
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer_class(many=True),
-        },
-    )
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.page_query_param: {"minimum": 1},
+            self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size, "default": self.page_size},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds[parameter["name"]])
+        return parameters

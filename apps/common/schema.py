@@ -1,4 +1,7 @@
-"""OpenAPI helpers: the problem-details response shape and per-endpoint error code lists."""
+"""OpenAPI helpers: the problem-details response shape, per-endpoint error code lists, and the
+schema class that documents what every operation shares (Retry-After on 429 and 503)."""
+
+import re
 
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
@@ -6,6 +9,8 @@ from rest_framework import serializers
 
 from apps.common.exception_handler import PROBLEM_CONTENT_TYPE, problem_body
 from apps.common.idempotency import HEADER as IDEMPOTENCY_HEADER
+from apps.common.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
+from apps.common.idempotency import MAX_KEY_LENGTH as IDEMPOTENCY_MAX_KEY_LENGTH
 
 
 class ValidationErrorItemSerializer(serializers.Serializer):
@@ -24,12 +29,22 @@ class ProblemSerializer(serializers.Serializer):
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    # Header values are visible ASCII in practice; 1 to 255 characters.
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_MAX_KEY_LENGTH, "pattern": IDEMPOTENCY_KEY_PATTERN},
     location=OpenApiParameter.HEADER,
     required=False,
-    description="Any string up to 255 characters. A retry with the same key and body returns the first "
-    "successful response and has no second effect; the same key with another body is 422.",
+    description=f"1 to {IDEMPOTENCY_MAX_KEY_LENGTH} visible ASCII characters (anything else is 400). A retry "
+    "with the same key and the same request returns the first successful response and has no second effect; "
+    "the same key with another request is 422. A failed request is not remembered.",
+)
+
+RETRY_AFTER_STATUSES = [429, 503]
+RETRY_AFTER_HEADER = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 1},
+    location=OpenApiParameter.HEADER,
+    response=RETRY_AFTER_STATUSES,
+    required=True,
+    description="Seconds to wait before retrying.",
 )
 
 # Every endpoint with a credential can answer these; listed once here.
@@ -38,10 +53,13 @@ QUEUE_TOKEN_ERRORS = {
     401: ["QUEUE_TOKEN_MISSING", "QUEUE_TOKEN_INVALID", "QUEUE_TOKEN_EXPIRED"],
     403: ["QUEUE_TOKEN_NOT_ACTIVE"],
 }
+# Every list: a page_size outside 1 to 100; a page past the end (or not a page number).
+PAGE_ERRORS = {400: ["VALIDATION_ERROR"], 404: ["NOT_FOUND"]}
 
 
 def problem_responses(*groups: dict[int, list[str]]) -> dict:
-    """{status: [codes]} dicts -> drf-spectacular responses, one example per code."""
+    """{status: [codes]} dicts -> drf-spectacular responses, one example per code. Every
+    operation can be throttled or find a backing store down, so 429 and 503 are always there."""
     merged: dict[int, list[str]] = {}
     for group in groups:
         for status, codes in group.items():
@@ -70,8 +88,29 @@ def problem_responses(*groups: dict[int, list[str]]) -> dict:
 
 
 class AutoSchema(openapi.AutoSchema):
-    """Names nested serializers after their API class ("SeatMapApi.OutputSerializer" ->
-    "SeatMapOutput"), so every API can keep small Input/Output serializers of the same name."""
-
     def get_serializer_name(self, serializer, direction):
-        return type(serializer).__qualname__.replace("Api.", "").replace("Serializer.", "").replace(".", "")
+        """Components are named after what they hold: "ReservationOutputSerializer" is
+        "Reservation", "ReservationHoldInputSerializer" "ReservationHold" (its request body
+        "ReservationHoldRequest"), a nested "SeatMapOutputSerializer.SeatSerializer" "SeatMapSeat"."""
+        return re.sub(r"(Input|Output)?Serializer", "", type(serializer).__qualname__).replace(".", "")
+
+    def get_description(self):
+        # Without a description of its own, drf-spectacular would publish the viewset's
+        # docstring, which is written for this code's readers.
+        return ""
+
+    def get_override_parameters(self):
+        return [*super().get_override_parameters(), RETRY_AFTER_HEADER]
+
+    def _is_list_view(self, serializer=None) -> bool:
+        # drf-spectacular takes the response with the smallest key as the operation's main one;
+        # problem responses are keyed (status, media type), whose text sorts before "200". The
+        # main response is the first success, which says whether the operation lists (and so
+        # takes page and page_size).
+        if serializer is None:
+            responses = self.get_response_serializers()
+            if isinstance(responses, dict):
+                successes = [code for code in responses if isinstance(code, int) and 200 <= code < 300]
+                if successes:
+                    serializer = responses[min(successes)]
+        return super()._is_list_view(serializer)

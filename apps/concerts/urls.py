@@ -1,7 +1,7 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.concerts.apis import ConcertViewSet
 
-from apps.concerts.apis import ConcertListApi
+router = ApiRouter()
+router.register("concerts", ConcertViewSet, basename="concert")  # GET /concerts
 
-urlpatterns = [
-    path("concerts", ConcertListApi.as_view(), name="concert-list"),
-]
+urlpatterns = router.urls

@@ -1,7 +1,7 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.payments.apis import PaymentViewSet
 
-from apps.payments.apis import PaymentCreateApi
+router = ApiRouter()
+router.register("payments", PaymentViewSet, basename="payment")  # POST /payments
 
-urlpatterns = [
-    path("payments", PaymentCreateApi.as_view(), name="payment-create"),
-]
+urlpatterns = router.urls

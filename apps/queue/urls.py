@@ -1,8 +1,7 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.queue.apis import QueueViewSet
 
-from apps.queue.apis import QueueStatusApi, QueueTokenIssueApi
+router = ApiRouter()
+router.register("queue", QueueViewSet, basename="queue")  # POST /queue/tokens, GET /queue/status
 
-urlpatterns = [
-    path("queue/tokens", QueueTokenIssueApi.as_view(), name="queue-token-issue"),
-    path("queue/status", QueueStatusApi.as_view(), name="queue-status"),
-]
+urlpatterns = router.urls

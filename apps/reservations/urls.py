@@ -1,15 +1,11 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.reservations.apis import ConcertAvailabilityViewSet, ReservationViewSet
 
-from apps.reservations.apis import (
-    BookableDateListApi,
-    ReservationCollectionApi,
-    ReservationDetailApi,
-    SeatMapApi,
-)
+router = ApiRouter()
+# GET /concerts/{concert_id}/dates and /concerts/{concert_id}/dates/{date}/seats, beside
+# apps.concerts' GET /concerts.
+router.register("concerts", ConcertAvailabilityViewSet, basename="concert-availability")
+# POST and GET /reservations, GET /reservations/{reservation_id}
+router.register("reservations", ReservationViewSet, basename="reservation")
 
-urlpatterns = [
-    path("concerts/<str:concert_id>/dates", BookableDateListApi.as_view(), name="concert-dates"),
-    path("concerts/<str:concert_id>/dates/<str:date>/seats", SeatMapApi.as_view(), name="concert-date-seats"),
-    path("reservations", ReservationCollectionApi.as_view(), name="reservations"),
-    path("reservations/<str:reservation_id>", ReservationDetailApi.as_view(), name="reservation-detail"),
-]
+urlpatterns = router.urls

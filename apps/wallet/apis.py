@@ -1,18 +1,17 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions
+from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.common.fields import StrictIntegerField
-from apps.common.idempotency import idempotency_key_from, idempotent_call, request_fingerprint
-from apps.common.pagination import paginated_response, paginated_schema
-from apps.common.schema import API_KEY_ERRORS, IDEMPOTENCY_KEY_PARAMETER, problem_responses
+from apps.common.idempotency import idempotent
+from apps.common.schema import API_KEY_ERRORS, IDEMPOTENCY_KEY_PARAMETER, PAGE_ERRORS, problem_responses
 from apps.common.throttles import UserThrottle
+from apps.common.viewsets import ApiViewSet
 from apps.wallet.errors import InvalidAmount
-from apps.wallet.models import MAX_CHARGE
 from apps.wallet.selectors import ledger_entries, wallet_balance
+from apps.wallet.serializers import LedgerEntryOutputSerializer, WalletChargeInputSerializer, WalletOutputSerializer
 from apps.wallet.services import wallet_charge
 
 OWNER_ERRORS = {**API_KEY_ERRORS, 403: ["FORBIDDEN"]}
@@ -34,13 +33,11 @@ class WalletChargeThrottle(UserThrottle):
     scope = "wallet_charge"
 
 
-class WalletOutputSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    balance = serializers.IntegerField()
+class WalletViewSet(ApiViewSet):
+    """A user's wallet, under the user: /users/{user_id}/wallet[/charge|/transactions]."""
 
-
-class WalletDetailApi(APIView):
     permission_classes = [IsAuthenticated, IsWalletOwner]
+    lookup_url_kwarg = "user_id"
 
     @extend_schema(
         operation_id="wallet_retrieve",
@@ -49,22 +46,15 @@ class WalletDetailApi(APIView):
         responses={200: WalletOutputSerializer, **problem_responses(OWNER_ERRORS)},
         tags=["wallet"],
     )
-    def get(self, request, user_id):
+    @action(detail=True, methods=["get"], url_path="wallet")
+    def wallet(self, request, user_id):
         balance = wallet_balance(user=request.user)
         return Response(WalletOutputSerializer({"user_id": request.user.pk, "balance": balance}).data)
-
-
-class WalletChargeApi(APIView):
-    permission_classes = [IsAuthenticated, IsWalletOwner]
-    throttle_classes = [WalletChargeThrottle]
-
-    class InputSerializer(serializers.Serializer):
-        amount = StrictIntegerField(min_value=1, max_value=MAX_CHARGE)
 
     @extend_schema(
         operation_id="wallet_charge",
         summary="Top up my wallet",
-        request=InputSerializer,
+        request=WalletChargeInputSerializer,
         parameters=[USER_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER],
         responses={
             200: WalletOutputSerializer,
@@ -74,56 +64,26 @@ class WalletChargeApi(APIView):
         },
         tags=["wallet"],
     )
-    def post(self, request, user_id):
-        key = idempotency_key_from(request)
-
-        def charge() -> tuple[int, dict]:
-            balance = wallet_charge(user=request.user, amount=self._amount(request))
-            return 200, WalletOutputSerializer({"user_id": request.user.pk, "balance": balance}).data
-
-        status, body = idempotent_call(
-            user=request.user,
-            scope="wallet_charge",
-            key=key,
-            fingerprint=request_fingerprint(request),
-            action=charge,
-        )
-        return Response(body, status=status)
-
-    def _amount(self, request) -> int:
-        """Any body that does not carry a valid amount (malformed JSON included) is INVALID_AMOUNT."""
+    @action(detail=True, methods=["post"], url_path="wallet/charge", throttle_classes=[WalletChargeThrottle])
+    @idempotent(scope="wallet_charge", input_serializer=WalletChargeInputSerializer)
+    def charge(self, request, user_id):
         try:
-            serializer = self.InputSerializer(data=request.data)
+            serializer = WalletChargeInputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
         except (exceptions.ValidationError, exceptions.ParseError) as exc:
+            # Any body that does not carry a valid amount (malformed JSON included) is INVALID_AMOUNT.
             raise InvalidAmount() from exc
-        return serializer.validated_data["amount"]
-
-
-class LedgerEntryListApi(APIView):
-    permission_classes = [IsAuthenticated, IsWalletOwner]
-
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        kind = serializers.CharField()
-        amount = serializers.IntegerField(help_text="Signed: positive for money in, negative for money out.")
-        balance_after = serializers.IntegerField()
-        created_at = serializers.DateTimeField()
+        balance = wallet_charge(user=request.user, amount=serializer.validated_data["amount"])
+        return Response(WalletOutputSerializer({"user_id": request.user.pk, "balance": balance}).data)
 
     @extend_schema(
         operation_id="wallet_transactions_list",
         summary="My wallet ledger, newest first",
         parameters=[USER_ID_PARAMETER],
-        responses={
-            200: paginated_schema(name="PaginatedLedgerEntryList", serializer_class=OutputSerializer),
-            **problem_responses(OWNER_ERRORS, {404: ["NOT_FOUND"]}),
-        },
+        responses={200: LedgerEntryOutputSerializer(many=True), **problem_responses(OWNER_ERRORS, PAGE_ERRORS)},
         tags=["wallet"],
     )
-    def get(self, request, user_id):
-        return paginated_response(
-            request=request,
-            view=self,
-            queryset=ledger_entries(user=request.user),
-            serializer_class=self.OutputSerializer,
-        )
+    @action(detail=True, methods=["get"], url_path="wallet/transactions")
+    def transactions(self, request, user_id):
+        page = self.paginate_queryset(ledger_entries(user=request.user))
+        return self.get_paginated_response(LedgerEntryOutputSerializer(page, many=True).data)

@@ -1,9 +1,9 @@
-from django.urls import path
+from apps.common.viewsets import ApiRouter
+from apps.wallet.apis import WalletViewSet
 
-from apps.wallet.apis import LedgerEntryListApi, WalletChargeApi, WalletDetailApi
+router = ApiRouter()
+# GET /users/{user_id}/wallet, POST .../wallet/charge, GET .../wallet/transactions: the wallet
+# is the user's, so its actions hang off the user's path (apps.accounts serves POST /users).
+router.register("users", WalletViewSet, basename="wallet")
 
-urlpatterns = [
-    path("users/<str:user_id>/wallet", WalletDetailApi.as_view(), name="wallet-detail"),
-    path("users/<str:user_id>/wallet/charge", WalletChargeApi.as_view(), name="wallet-charge"),
-    path("users/<str:user_id>/wallet/transactions", LedgerEntryListApi.as_view(), name="wallet-transactions"),
-]
+urlpatterns = router.urls

@@ -1,6 +1,8 @@
 """Fixtures shared by every app's tests."""
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 from apps.accounts.services import api_key_issue
@@ -46,3 +48,15 @@ def active_entry(user):
 def booking_client(active_entry) -> APIClient:
     """A client holding an ACTIVE queue token of `user`."""
     return client_with_queue_token(active_entry)
+
+
+@pytest.fixture
+def wsgi_in_test_transaction():
+    """For tests that call the WSGI application themselves (not through Django's test client):
+    like the test client, a finished request must not close the test's connection, whose open
+    transaction holds the test's data."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -274,6 +274,31 @@ class TestIdempotencyKey:
 
         assert (retry.status_code, retry.json()) == (201, first.json())
 
+    def test_the_same_ids_in_another_order_are_the_same_request(self, booking_client, funded, seats):
+        first_seat, second_seat = (ReservationFactory(user=funded, seat=seat).pk for seat in seats[:2])
+        first = pay(booking_client, [second_seat, first_seat], key="pay-1")
+
+        retry = pay(booking_client, [first_seat, second_seat], key="pay-1")
+
+        assert (retry.status_code, retry.json()) == (201, first.json())
+        assert first.json()["reservation_ids"] == [first_seat, second_seat]
+        assert Payment.objects.count() == 1
+        assert balance(funded) == 1_000_000 - 2 * PRICE
+
+    def test_a_subset_of_the_ids_is_another_request(self, booking_client, funded, seats):
+        first_seat, second_seat = (ReservationFactory(user=funded, seat=seat).pk for seat in seats[:2])
+        pay(booking_client, [first_seat, second_seat], key="pay-1")
+
+        retry = pay(new_token(funded), [first_seat], key="pay-1")
+
+        assert_problem(retry, 422, "IDEMPOTENCY_KEY_REUSED")
+
+    def test_an_invalid_body_with_a_used_key_is_another_request(self, booking_client, funded, seats):
+        reservation = ReservationFactory(user=funded, seat=seats[0])
+        pay(booking_client, [reservation.pk], key="pay-1")
+
+        assert_problem(pay(new_token(funded), "junk", key="pay-1"), 422, "IDEMPOTENCY_KEY_REUSED")
+
     def test_a_retry_after_the_token_lapsed_by_time(self, booking_client, funded, seats, active_entry):
         reservation = ReservationFactory(user=funded, seat=seats[0])
         first = pay(booking_client, [reservation.pk], key="pay-1")
@@ -331,8 +356,21 @@ class TestIdempotencyKey:
         assert response.status_code == 201
         assert response.json()["reservation_ids"] == [theirs.pk]
 
-    @pytest.mark.parametrize("key, status", [("", 400), ("k" * 256, 400), ("k" * 255, 201)])
-    def test_key_length(self, booking_client, funded, seats, key, status):
+    @pytest.mark.parametrize(
+        "key, status",
+        [
+            ("", 400),
+            ("k" * 256, 400),
+            ("k" * 255, 201),
+            ("k", 201),
+            ("!\"#$%&'()*+,-./0-9:;<=>?@A-Z[\\]^_`a-z{|}~", 201),  # every kind of visible ASCII
+            ("two words", 400),
+            ("tab\there", 400),
+            ("caf\u00e9", 400),
+            ("del\x7f", 400),
+        ],
+    )
+    def test_a_key_is_1_to_255_visible_ascii_characters(self, booking_client, funded, seats, key, status):
         reservation = ReservationFactory(user=funded, seat=seats[0])
 
         response = pay(booking_client, [reservation.pk], key=key)

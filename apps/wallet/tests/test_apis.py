@@ -171,6 +171,30 @@ class TestIdempotentCharge:
         assert response.status_code == 400
         assert wallet_balance(user=user) == 0
 
+    @pytest.mark.parametrize("key", ["two words", "caf\u00e9", ""])
+    def test_a_key_of_anything_but_visible_ascii_is_refused(self, user, user_client, key):
+        response = self.post(user_client, user, {"amount": 10}, key=key)
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "VALIDATION_ERROR"
+        assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+        assert wallet_balance(user=user) == 0
+
+    def test_an_invalid_body_with_a_used_key_is_422(self, user, user_client):
+        self.post(user_client, user, {"amount": 700})
+
+        response = self.post(user_client, user, {"amount": 0})
+
+        assert response.status_code == 422
+        assert response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+    def test_a_retry_is_judged_on_the_credentials_it_carries(self, user, user_client):
+        self.post(user_client, user, {"amount": 700})
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+
+        assert self.post(user_client, user, {"amount": 700}).status_code == 401
+
     def test_the_same_json_with_other_spacing_is_the_same_body(self, user, user_client):
         self.post(user_client, user, {"amount": 700})
 
