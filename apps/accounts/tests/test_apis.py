@@ -3,7 +3,9 @@ from django.conf import settings
 from django.test import override_settings
 
 from apps.accounts.models import ApiKey, User
+from apps.accounts.services import user_create
 from apps.accounts.tests.factories import UserFactory
+from apps.common.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +109,51 @@ def test_signup_is_throttled_per_client_ip(api_client):
 def test_throttling_off_disables_the_limit(api_client):
     for name in ("b1", "b2", "b3"):
         assert api_client.post(SIGNUP, {"username": name}, format="json").status_code == 201
+
+
+# Usernames are compared in their NFKC form
+
+
+@pytest.mark.parametrize("taken, asked", [("minji", "ｍｉｎｊｉ"), ("ｍｉｎｊｉ", "MINJI"), ("office", "oﬃce")])
+def test_a_name_that_normalises_to_a_taken_one_is_409(api_client, taken, asked):
+    assert api_client.post(SIGNUP, {"username": taken}, format="json").status_code == 201
+
+    response = api_client.post(SIGNUP, {"username": asked}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "USERNAME_TAKEN"
+    assert User.objects.count() == 1
+
+
+def test_a_name_is_stored_and_answered_in_its_nfkc_form(api_client):
+    response = api_client.post(SIGNUP, {"username": "ｍｉｎｊｉ①"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["username"] == "minji1"
+    assert User.objects.get().username == "minji1"
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "ﷺ",  # one letter, whose NFKC form has spaces
+        "ﬃ" * 60,  # 60 characters, 180 once normalised
+    ],
+)
+def test_a_name_is_judged_in_its_nfkc_form(api_client, username):
+    response = api_client.post(SIGNUP, {"username": username}, format="json")
+
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_ERROR"
+    assert problem["errors"][0]["field"] == "username"
+    assert User.objects.count() == 0
+
+
+@pytest.mark.parametrize("username", ["ﷺ", "ﬃ" * 60, ""])
+def test_the_service_judges_the_nfkc_form_whoever_calls_it(username):
+    with pytest.raises(ValidationFailed) as raised:
+        user_create(username=username)
+
+    assert raised.value.errors[0]["field"] == "username"
+    assert User.objects.count() == 0
