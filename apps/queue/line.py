@@ -85,7 +85,9 @@ end
 
 -- Free slots go to the head of the line; entries nobody polls any more are skipped and end.
 local function admit()
-  redis.call('ZREMRANGEBYSCORE', active, '-inf', now)
+  -- Lapsed slots end for good: PostgreSQL may not have recorded the admission yet, and without
+  -- this mark a later poll would find the entry nowhere and put it back in line.
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, '-inf', now)) do end_entry(id) end
   if redis.call('HGET', controls, 'paused') == '1' then return 0 end
   local limit = tonumber(redis.call('HGET', controls, 'limit')) or default_limit
   local free = limit - redis.call('ZCARD', active)

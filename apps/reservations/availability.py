@@ -11,11 +11,14 @@ so a seat can look free for up to a second after someone took it (holding it the
 
 import datetime as dt
 import json
+import logging
 
+from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 from apps.common.redis import get_redis
 from apps.reservations.selectors import bookable_dates, seat_map
 
 MAX_AGE = dt.timedelta(seconds=1)
+logger = logging.getLogger(__name__)
 
 
 def seat_map_key(*, concert_id: int, date: dt.date) -> str:
@@ -84,5 +87,12 @@ def bookable_dates_json(*, concert_id: int, today: dt.date, now: dt.datetime) ->
 
 
 def availability_changed(*, concert_id: int, date: dt.date, today: dt.date) -> None:
-    """A seat of this date was taken or given back: drop the bodies that show it."""
-    get_redis().delete(seat_map_key(concert_id=concert_id, date=date), dates_key(concert_id=concert_id, today=today))
+    """A seat of this date was taken or given back: drop the bodies that show it. Called after
+    the change committed, so a Redis that is down must not fail the request (its client would
+    retry a hold it has): the bodies lapse within MAX_AGE anyway."""
+    try:
+        get_redis().delete(
+            seat_map_key(concert_id=concert_id, date=date), dates_key(concert_id=concert_id, today=today)
+        )
+    except STORE_UNAVAILABLE as error:
+        logger.warning("availability: could not drop the kept bodies of %s %s: %s", concert_id, date, error)

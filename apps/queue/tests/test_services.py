@@ -378,9 +378,10 @@ def test_the_scheduled_task_expires_lapsed_tokens_and_admits_without_anyone_poll
     [second] = line_up(1, now=now - dt.timedelta(seconds=30))
 
     result = queue_maintain()
-    assert (result["admitted"], result["lapsed"], result["admissions_recorded"]) == (1, 1, 1)
+    # The line ended the lapsed slot when it admitted `second`; the task wrote both down.
+    assert (result["admitted"], result["ends_recorded"], result["admissions_recorded"]) == (1, 1, 1)
     again = queue_maintain()  # idempotent
-    assert (again["admitted"], again["lapsed"], again["admissions_recorded"]) == (0, 0, 0)
+    assert (again["admitted"], again["ends_recorded"], again["admissions_recorded"]) == (0, 0, 0)
 
     assert stored([first, second]) == [Status.EXPIRED, Status.ACTIVE]
 
@@ -559,3 +560,17 @@ def test_the_scheduled_task_frees_the_slot_of_a_deleted_user(one_slot, t0):
     services.queue_maintain(now=at(t0, 1))
 
     assert set(line.active_slots()) == {second.pk}
+
+
+def test_an_admission_that_lapsed_before_postgresql_recorded_it_stays_ended(settings, one_slot, t0):
+    settings.QUEUE_ACTIVE_TTL_SECONDS = 60
+    first, second, third = line_up(3, now=t0)
+    queue_entry_end(entry_id=first.pk, now=at(t0, 1))  # the line admits `second`, who never comes back
+    assert stored([second]) == [Status.WAITING]
+
+    poll(third, now=at(t0, 62))  # `second`'s slot lapsed: `third` is admitted
+
+    with pytest.raises(QueueTokenExpired):
+        poll(second, now=at(t0, 63))  # not put back in line
+    services.queue_maintain(now=at(t0, 64))
+    assert stored([second, third]) == [Status.EXPIRED, Status.ACTIVE]
