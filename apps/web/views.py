@@ -8,8 +8,6 @@ visitor's language (apps.web.errors); every form is a CSRF-protected POST that r
 import math
 
 from django.contrib import messages
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.selectors import user_for_api_key
 from apps.accounts.services import user_create
-from apps.common.errors import ApplicationError
+from apps.common.errors import ApplicationError, ValidationFailed
 from apps.common.fields import parse_concert_date, positive_int_or_none
 from apps.concerts.errors import ConcertNotFound, SeatNotFound
 from apps.concerts.selectors import concert_get, concert_list
@@ -42,7 +40,7 @@ from apps.web.visitor import admitted, signed_in
 
 SEATS_PER_ROW = 10
 MAX_API_KEY_LENGTH = 200
-USERNAME_MAX_LENGTH = 150  # the User model's
+USERNAME_MAX_LENGTH = 150  # the User model's, for the form's maxlength (the service judges the name)
 # Seat-level problems name the seat and let the other seats go ahead; any other error stops the holds.
 SEAT_ERRORS = (SeatUnavailable, SeatNotFound)
 
@@ -97,16 +95,11 @@ def home(request):
 
 @require_POST
 def signup(request):
-    username = request.POST.get("username", "").strip()
     try:
-        if not 1 <= len(username) <= USERNAME_MAX_LENGTH:
-            raise ValidationError("length")
-        UnicodeUsernameValidator()(username)
-    except ValidationError:
+        user, api_key = user_create(username=request.POST.get("username", "").strip())
+    except ValidationFailed:
         messages.error(request, _("A username is 1 to 150 letters, digits and @ . + - _ characters, without spaces."))
         return redirect("web:home")
-    try:
-        user, api_key = user_create(username=username)
     except ApplicationError as error:
         messages.error(request, error_text(error))
         return redirect("web:home")

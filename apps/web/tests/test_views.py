@@ -134,6 +134,13 @@ def test_sign_up_rejects_a_bad_username(client, username):
     assert "A username is 1 to 150" in messages_of(response)[0]
 
 
+def test_sign_up_judges_the_name_as_the_api_does(client):
+    response = client.post(reverse("web:signup"), {"username": "ｍｉｎｊｉ"}, follow=True)  # fullwidth letters
+
+    assert messages_of(response) == ["Welcome, minji! Your account is ready."]
+    assert session_user(client).username == "minji"
+
+
 def test_sign_in_with_an_api_key(client):
     user = UserFactory(username="bob")
     key = api_key_issue(user=user)
