@@ -1,8 +1,5 @@
 from apps.common.errors import ApplicationError
 
-# INVALID_DATE now lives in apps.common.errors; apps/reservations/edge.py still imports it from here.
-from apps.common.errors import InvalidDate as InvalidDate
-
 
 class ConcertNotFound(ApplicationError):
     status, code, title = 404, "CONCERT_NOT_FOUND", "Concert not found"

@@ -3,9 +3,6 @@ import datetime as dt
 from django.db.models import QuerySet
 
 from apps.common.fields import is_storable_id
-
-# Parsing is not a read: it lives in apps.common.fields. apps/reservations/edge.py still imports it from here.
-from apps.common.fields import parse_concert_date as parse_concert_date
 from apps.concerts.errors import ConcertNotFound, DateNotFound, SeatNotFound
 from apps.concerts.models import Concert, ConcertDate, Seat
 

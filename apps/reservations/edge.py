@@ -8,11 +8,10 @@ import datetime as dt
 
 from django.utils import timezone
 
-from apps.common.fields import positive_int_or_none
+from apps.common.errors import InvalidDate
+from apps.common.fields import parse_concert_date, positive_int_or_none
 from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 from apps.common.redis import get_redis
-from apps.concerts.errors import InvalidDate
-from apps.concerts.selectors import parse_concert_date
 from apps.queue import line
 from apps.queue.errors import QueueTokenInvalid
 from apps.queue.tokens import entry_id_for_token
