@@ -6,8 +6,8 @@ trip (the throttle count and the line's poll script, pipelined) and the body. Wh
 a plain WAITING or ACTIVE answer (a bad token, a throttled client, an ended token, a line that
 must be reloaded) goes on to the API view, which answers it with the same code.
 
-A token issue runs the same service as the API view (one PostgreSQL statement to find the API
-key's user, one to join, one Redis script); in front of Django it skips the request machinery,
+A token issue runs the queue's service for an API key (for a new user one PostgreSQL statement
+finds the key's user and joins, then one Redis script); in front of Django it skips the request machinery,
 middleware and DRF, which cost as much as the work itself. Anything but an answer the view
 would give as 200 or 201 (no or a malformed key, a throttled client, an error) goes on to the
 view."""
@@ -21,7 +21,6 @@ from django.utils import timezone
 from redis.exceptions import NoScriptError
 
 from apps.accounts.authentication import ApiKeyAuthentication
-from apps.accounts.selectors import user_for_api_key
 from apps.common.errors import ApplicationError
 from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 from apps.common.redis import get_redis
@@ -29,7 +28,7 @@ from apps.common.throttles import ClientIpThrottle, rate_limit_hit, rate_limit_q
 from apps.queue import line
 from apps.queue.body import queue_token_body
 from apps.queue.errors import QueueTokenInvalid
-from apps.queue.services import queue_token_issue
+from apps.queue.services import queue_token_issue_for_api_key
 from apps.queue.tokens import entry_id_for_token, token_for
 
 PATH = "/api/v1/queue/status"
@@ -75,10 +74,10 @@ def issue_answer(environ: dict) -> tuple[int, bytes] | None:
             client = ClientIpThrottle().get_ident(WSGIRequest(environ))  # the client, as the view counts it
             if not rate_limit_hit(scope=ISSUE_THROTTLE_SCOPE, ident=client)[0]:
                 return None  # the view counts it once more (over the limit either way) and answers 429
-        user = user_for_api_key(key=key)
-        if user is None:
-            return None
-        entry, place, created = queue_token_issue(user=user)
+        issued = queue_token_issue_for_api_key(api_key=key)
+        if issued is None:
+            return None  # the view answers 401
+        entry, place, created = issued
     except (ApplicationError, DatabaseError, *STORE_UNAVAILABLE):
         return None  # the view answers it, with the same service: a second try, or the error
     return (201 if created else 200), _json(queue_token_body(token=token_for(entry), place=place))

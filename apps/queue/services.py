@@ -21,7 +21,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.accounts.models import User
+from apps.accounts.models import ApiKey, User
+from apps.accounts.selectors import user_for_api_key
+from apps.accounts.services import api_key_digest
 from apps.common.errors import ServiceUnavailable
 from apps.common.locking import lock_rows
 from apps.common.sql import fetch_one
@@ -49,10 +51,21 @@ SYNC_BATCH = 10_000
 # SQLite's parser needs it between INSERT ... SELECT and ON CONFLICT.)
 _INSERT_ENTRY = f"""
     INSERT INTO {QueueEntry._meta.db_table} (user_id, nonce, status, created_at)
-    SELECT %s, %s, '{Status.WAITING}', %s {{commit_without_flush}} WHERE true
+    SELECT %s, %s, '{Status.WAITING}', %s {{from_commit_without_flush}} WHERE true
     ON CONFLICT (user_id) WHERE {LIVE_SQL} DO NOTHING
-    RETURNING id"""
-_COMMIT_WITHOUT_FLUSH = "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush"
+    RETURNING id, user_id"""
+# The same for the holder of an API key, found in the same statement: a new user's whole
+# PostgreSQL work for a token (the edge's way). No row when the key names no active user, or
+# the user has a live entry already.
+_INSERT_ENTRY_FOR_KEY = f"""
+    INSERT INTO {QueueEntry._meta.db_table} (user_id, nonce, status, created_at)
+    SELECT u.id, %s, '{Status.WAITING}', %s
+      FROM {ApiKey._meta.db_table} k JOIN {User._meta.db_table} u ON u.id = k.user_id
+           {{join_commit_without_flush}}
+     WHERE k.digest = %s AND u.is_active
+    ON CONFLICT (user_id) WHERE {LIVE_SQL} DO NOTHING
+    RETURNING id, user_id"""
+_COMMIT_WITHOUT_FLUSH = "(SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush"
 
 
 # --- the line, loaded from PostgreSQL when Redis lacks it ---
@@ -164,15 +177,26 @@ def queue_entry_check_admitted(*, entry: QueueEntry, now: dt.datetime | None = N
 # --- joining ---
 
 
-def _insert_entry(*, user: User, now: dt.datetime) -> QueueEntry | None:
-    nonce = new_nonce()
+def _insert_entry(sql: str, params: list, *, nonce: str, now: dt.datetime) -> QueueEntry | None:
+    """Run one of the joining INSERTs; the new entry, or None if it inserted nothing."""
     # Only as a transaction of its own: inside a caller's, the setting would cover the caller's writes.
     own_transaction = connection.vendor == "postgresql" and not connection.in_atomic_block
-    sql = _INSERT_ENTRY.format(commit_without_flush=_COMMIT_WITHOUT_FLUSH if own_transaction else "")
-    row = fetch_one(sql, [user.pk, nonce, connection.ops.adapt_datetimefield_value(now)])
+    skip_flush = _COMMIT_WITHOUT_FLUSH if own_transaction else ""
+    sql = sql.format(
+        from_commit_without_flush=f"FROM {skip_flush}" if skip_flush else "",
+        join_commit_without_flush=f"CROSS JOIN {skip_flush}" if skip_flush else "",
+    )
+    row = fetch_one(sql, params)
     if row is None:
         return None
-    return QueueEntry(pk=row[0], user=user, nonce=nonce, status=Status.WAITING, created_at=now)
+    return QueueEntry(pk=row[0], user_id=row[1], nonce=nonce, status=Status.WAITING, created_at=now)
+
+
+def _join(*, entry: QueueEntry, now: dt.datetime) -> Place:
+    """Put a newly inserted entry on the line; an entry admitted at once is recorded so."""
+    place = _on_line(lambda: line.join(entry_id=entry.pk, now=now), now=now)
+    _record_admission(entry=entry, place=place)
+    return place
 
 
 def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[QueueEntry, Place, bool]:
@@ -181,11 +205,11 @@ def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[Qu
     nobody waits."""
     now = now or timezone.now()
     for _ in range(3):
-        entry = _insert_entry(user=user, now=now)
+        nonce = new_nonce()
+        params = [user.pk, nonce, connection.ops.adapt_datetimefield_value(now)]
+        entry = _insert_entry(_INSERT_ENTRY, params, nonce=nonce, now=now)
         if entry is not None:
-            place = _on_line(lambda: line.join(entry_id=entry.pk, now=now), now=now)  # noqa: B023
-            _record_admission(entry=entry, place=place)
-            return entry, place, True
+            return entry, _join(entry=entry, now=now), True
         live = live_entry_get(user_id=user.pk)
         if live is None:
             continue  # it ended between the two statements
@@ -196,6 +220,21 @@ def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[Qu
         # The line dropped it (abandoned) before the scheduled sync wrote that down.
         _end_stored(entry_ids=[live.pk], now=now)
     raise ServiceUnavailable("Could not issue a queue token. Retry shortly.")
+
+
+def queue_token_issue_for_api_key(
+    *, api_key: str, now: dt.datetime | None = None
+) -> tuple[QueueEntry, Place, bool] | None:
+    """`queue_token_issue` for whoever holds this API key, a new entry in one statement; None if
+    the key names no active user."""
+    now = now or timezone.now()
+    nonce = new_nonce()
+    params = [nonce, connection.ops.adapt_datetimefield_value(now), api_key_digest(api_key)]
+    entry = _insert_entry(_INSERT_ENTRY_FOR_KEY, params, nonce=nonce, now=now)
+    if entry is not None:
+        return entry, _join(entry=entry, now=now), True
+    user = user_for_api_key(key=api_key)  # unknown, inactive, or already in line
+    return None if user is None else queue_token_issue(user=user, now=now)
 
 
 # --- ending ---

@@ -249,10 +249,10 @@ def _keep_the_test_connection():
     signals.request_finished.connect(close_old_connections)
 
 
-def test_a_new_token_is_issued_at_the_edge_in_two_statements_and_as_the_api_issues_it(
+def test_a_new_token_is_issued_at_the_edge_in_one_statement_and_as_the_api_issues_it(
     edge, tokens, key, django_assert_num_queries
 ):
-    with django_assert_num_queries(2):  # the API key's user, then the join (the line is full: it waits)
+    with django_assert_num_queries(1):  # the API key's user and the join (the line is full: it waits)
         answer = issue(edge, key=key)
 
     assert answer["status"] == 201

@@ -6,6 +6,7 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
+from apps.accounts.services import api_key_issue
 from apps.accounts.tests.factories import UserFactory
 from apps.common.redis import get_redis
 from apps.queue import line, services
@@ -19,6 +20,7 @@ from apps.queue.services import (
     queue_poll,
     queue_state_update,
     queue_token_issue,
+    queue_token_issue_for_api_key,
 )
 from apps.queue.tasks import queue_maintain
 from apps.queue.tokens import token_for
@@ -574,3 +576,41 @@ def test_an_admission_that_lapsed_before_postgresql_recorded_it_stays_ended(sett
         poll(second, now=at(t0, 63))  # not put back in line
     services.queue_maintain(now=at(t0, 64))
     assert stored([second, third]) == [Status.EXPIRED, Status.ACTIVE]
+
+
+# Joining with an API key (the edge's way)
+
+
+def test_a_key_holder_joins_in_one_statement_and_asking_again_gives_the_same_place(
+    one_slot, t0, django_assert_num_queries
+):
+    line_up(1, now=t0)
+    user = UserFactory()
+    key = api_key_issue(user=user)
+
+    with django_assert_num_queries(1):
+        entry, found, created = queue_token_issue_for_api_key(api_key=key, now=t0)
+    again, found_again, created_again = queue_token_issue_for_api_key(api_key=key, now=at(t0, 1))
+
+    assert (created, created_again) == (True, False)
+    assert entry.user_id == user.pk == again.user_id
+    assert again.pk == entry.pk and token_for(again) == token_for(entry)
+    assert found.status == found_again.status == Status.WAITING
+
+
+def test_an_unknown_key_or_an_inactive_user_joins_nothing(t0):
+    user = UserFactory()
+    key = api_key_issue(user=user)
+    assert queue_token_issue_for_api_key(api_key="not-a-key", now=t0) is None
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    assert queue_token_issue_for_api_key(api_key=key, now=t0) is None
+    assert not QueueEntry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_joining_with_a_key_skips_the_disk_flush_for_its_own_statement_only(t0):
+    queue_token_issue_for_api_key(api_key=api_key_issue(user=UserFactory()), now=t0)
+
+    assert synchronous_commit() == "on"
