@@ -12,6 +12,7 @@ middleware and DRF, which cost as much as the work itself. Anything but an answe
 would give as 200 or 201 (no or a malformed key, a throttled client, an error) goes on to the
 view."""
 
+import io
 import json
 
 from django.conf import settings
@@ -85,14 +86,15 @@ def issue_answer(environ: dict) -> tuple[int, bytes] | None:
 
 def _small_body_read(environ: dict) -> bool:
     """The view ignores the body (the contract's `{}`), but a connection kept alive must not be
-    left with it unread. Anything larger than a small JSON object is the view's to refuse."""
+    left with it unread. Anything larger than a small JSON object is the view's to handle."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return False
     if not 0 <= length <= MAX_BODY_BYTES:
         return False
-    environ["wsgi.input"].read(length)
+    # Read off the connection, and kept for Django should the request go on to it.
+    environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
     return True
 
 
