@@ -80,3 +80,24 @@ def test_a_concert_plays_once_per_day():
 
     with pytest.raises(IntegrityError), transaction.atomic():
         ConcertDate.objects.create(concert=concert_date.concert, date=concert_date.date)
+
+
+def test_seed_concert_prices_seat_ranges_by_tier():
+    seed(*ARGS, "--tiers", "1-10: 200,000; 11-20: 180000")
+
+    prices = dict(Seat.objects.filter(concert_date__date="2027-01-10").values_list("number", "price"))
+    assert [prices[1], prices[10], prices[11], prices[20], prices[21], prices[50]] == [
+        200_000,
+        200_000,
+        180_000,
+        180_000,
+        150_000,
+        150_000,
+    ]
+
+
+@pytest.mark.parametrize("tiers", ["1-10 200000", "1-60: 5"])
+def test_seed_concert_refuses_tiers_it_cannot_use(tiers):
+    with pytest.raises(CommandError):
+        seed(*ARGS, "--tiers", tiers)
+    assert Concert.objects.count() == 0
