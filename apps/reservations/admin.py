@@ -1,9 +1,22 @@
-from django.contrib import admin, messages
-from django.db.models import Count, Q
-from django.utils import timezone
+import itertools
 
-from apps.concerts.models import ConcertDate, Seat
-from apps.reservations.models import Reservation, live_hold_q
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from apps.common.fields import positive_int_or_none
+from apps.common.formats import won
+from apps.concerts.admin import SeatGenerationForm, generated_message
+from apps.concerts.models import ConcertDate
+from apps.concerts.services import concert_dates_seats_generate
+from apps.reservations.models import Reservation
+from apps.reservations.selectors import date_seat_counts, seat_map, with_seat_counts
 from apps.reservations.services import reservation_release
 
 Status = Reservation.Status
@@ -62,34 +75,47 @@ class ReservationAdmin(admin.ModelAdmin):
         self.message_user(request, f"Released {released} hold(s).", messages.SUCCESS)
 
 
-class SeatInline(admin.TabularInline):
-    model = Seat
-    extra = 0
-    fields = ("number", "price")
-    ordering = ("number",)
+def selected_ids(request) -> list[int]:
+    """The date ids an action passed on in `?ids=1,2,3` (anything else is left out)."""
+    return [pk for pk in map(positive_int_or_none, request.GET.get("ids", "").split(",")) if pk is not None]
+
+
+def with_ids(url: str, ids) -> str:
+    return f"{url}?{urlencode({'ids': ','.join(map(str, ids))})}"
+
+
+def price_ranges(seats: list[dict]) -> list[tuple[str, int]]:
+    """("1-10", 200000), ("11-50", 150000): runs of consecutive seats at one price."""
+    ranges = []
+    for price, run in itertools.groupby(seats, key=lambda seat: seat["price"]):
+        numbers = [seat["number"] for seat in run]
+        ranges.append((f"{numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else str(numbers[0]), price))
+    return ranges
 
 
 @admin.register(ConcertDate)
 class ConcertDateAdmin(admin.ModelAdmin):
-    """A concert date with its seats, and how many are free, held and sold right now."""
+    """A concert date: how many seats are free, held and sold right now, its seats as a grid,
+    and the box office's steps for it (generate seats, the live sale, cancel the date)."""
 
     list_display = ("concert", "date", "seat_total", "free", "held", "sold")
     list_filter = ("concert", "date")
     search_fields = ("concert__title",)
     list_select_related = ("concert",)
-    inlines = [SeatInline]
+    fields = ("concert", "date", "seat_grid")
+    readonly_fields = ("seat_grid",)
+    actions = ["generate_seats"]
 
     def get_queryset(self, request):
-        live_hold = live_hold_q(timezone.now(), prefix="seats__reservations__")
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                seat_total=Count("seats", distinct=True),
-                held_count=Count("seats__reservations", filter=live_hold),
-                sold_count=Count("seats__reservations", filter=Q(seats__reservations__status=Status.CONFIRMED)),
-            )
+        return with_seat_counts(super().get_queryset(request), now=timezone.now())
+
+    def get_urls(self):
+        generate = path(
+            "generate-seats/",
+            self.admin_site.admin_view(self.generate_seats_view),
+            name="concerts_concertdate_generate_seats",
         )
+        return [generate, *super().get_urls()]
 
     @admin.display(description="Seats", ordering="seat_total")
     def seat_total(self, obj):
@@ -106,3 +132,51 @@ class ConcertDateAdmin(admin.ModelAdmin):
     @admin.display(description="Free")
     def free(self, obj):
         return obj.seat_total - obj.held_count - obj.sold_count
+
+    @admin.display(description="Seats now")
+    def seat_grid(self, obj):
+        if obj.pk is None:
+            return "Save the date, then generate its seats."
+        seats = seat_map(concert_id=obj.concert_id, date=obj.date, now=timezone.now())
+        state = {None: "free", Status.HELD: "held", Status.CONFIRMED: "sold"}
+        cells = [{**seat, "state": state[seat["booking_status"]], "price_text": won(seat["price"])} for seat in seats]
+        return render_to_string(
+            "admin/concerts/concertdate/seat_grid.html",
+            {
+                "seats": cells,
+                "counts": {name: sum(cell["state"] == name for cell in cells) for name in state.values()},
+                "price_ranges": [(numbers, won(price)) for numbers, price in price_ranges(seats)],
+            },
+        )
+
+    @admin.action(description="Generate seats for the selected dates", permissions=["change"])
+    def generate_seats(self, request, queryset):
+        url = reverse("admin:concerts_concertdate_generate_seats")
+        return HttpResponseRedirect(with_ids(url, queryset.values_list("pk", flat=True)))
+
+    def generate_seats_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        ids = selected_ids(request)
+        dates = date_seat_counts(concert_date_ids=ids, now=timezone.now())
+        if not dates:
+            self.message_user(request, "Choose one or more dates first.", messages.WARNING)
+            return redirect("admin:concerts_concertdate_changelist")
+        form = SeatGenerationForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            results = concert_dates_seats_generate(
+                concert_date_ids=[row.concert_date.pk for row in dates], **form.generation()
+            )
+            self.message_user(request, generated_message(results), messages.SUCCESS)
+            if len(dates) == 1:
+                return redirect("admin:concerts_concertdate_change", dates[0].concert_date.pk)
+            return redirect("admin:concerts_concertdate_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Generate seats",
+            "opts": self.opts,
+            "dates": dates,
+            "form": form,
+            "back_url": reverse("admin:concerts_concertdate_changelist"),
+        }
+        return TemplateResponse(request, "admin/concerts/concertdate/generate_seats.html", context)

@@ -5,16 +5,16 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.common.fields import is_storable_id
 from apps.concerts.errors import SeatNotFound
-from apps.concerts.models import ConcertDate, Seat
+from apps.concerts.models import Concert, ConcertDate, Seat
 from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get, seat_get
 from apps.reservations.errors import ReservationNotFound
-from apps.reservations.models import Reservation, Status, taken_sql
+from apps.reservations.models import Reservation, Status, live_hold_q, taken_sql
 
 # The seat map and the first step of a hold are what a rush hammers, so they are hand-written
 # queries: the ORM building them cost more than PostgreSQL running them (BENCHMARKS.md).
@@ -183,3 +183,58 @@ def reservation_get(*, user: User, reservation_id: int) -> Reservation:
     if reservation is None:
         raise ReservationNotFound()
     return reservation
+
+
+# --- for staff: how a sale stands ---
+
+
+def with_seat_counts(dates: QuerySet[ConcertDate], *, now: dt.datetime) -> QuerySet[ConcertDate]:
+    """The dates annotated with `seat_total`, `held_count` (live holds) and `sold_count`; free is
+    the rest. Counted in the same query, whatever the number of dates."""
+    return dates.annotate(
+        seat_total=Count("seats", distinct=True),
+        held_count=Count("seats__reservations", filter=live_hold_q(now, prefix="seats__reservations__")),
+        sold_count=Count("seats__reservations", filter=Q(seats__reservations__status=Status.CONFIRMED)),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DateSeatCounts:
+    concert_date: ConcertDate  # with its concert
+    seats: int
+    free: int
+    held: int
+    sold: int
+
+
+def date_seat_counts(*, concert_date_ids: list[int], now: dt.datetime) -> list[DateSeatCounts]:
+    """These dates (those that exist) with their seats free, held and sold now, by concert and date."""
+    dates = ConcertDate.objects.filter(pk__in=concert_date_ids).select_related("concert")
+    return _seat_counts(dates, now=now)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConcertSeatCounts:
+    concert: Concert
+    dates: list[DateSeatCounts]  # ascending
+
+
+def concert_seat_counts(*, concert_id: int, now: dt.datetime) -> ConcertSeatCounts:
+    """Each date of the concert with its seats free, held and sold now; CONCERT_NOT_FOUND if
+    there is no such concert."""
+    concert = concert_get(concert_id=concert_id)
+    dates = ConcertDate.objects.filter(concert=concert).select_related("concert")
+    return ConcertSeatCounts(concert=concert, dates=_seat_counts(dates, now=now))
+
+
+def _seat_counts(dates: QuerySet[ConcertDate], *, now: dt.datetime) -> list[DateSeatCounts]:
+    return [
+        DateSeatCounts(
+            concert_date=row,
+            seats=row.seat_total,
+            free=row.seat_total - row.held_count - row.sold_count,
+            held=row.held_count,
+            sold=row.sold_count,
+        )
+        for row in with_seat_counts(dates.order_by("concert_id", "date"), now=now)
+    ]

@@ -1,11 +1,14 @@
+import re
+
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.tests.factories import UserFactory
-from apps.concerts.models import Concert
-from apps.concerts.tests.factories import date_with_seats
+from apps.concerts.models import Concert, Seat
+from apps.concerts.tests.factories import ConcertDateFactory, date_with_seats
 from apps.reservations.models import Reservation
 from apps.reservations.services import reservation_hold
 from apps.reservations.tests.factories import ReservationFactory
@@ -16,6 +19,7 @@ pytestmark = pytest.mark.django_db
 Status = Reservation.Status
 RESERVATION_CHANGELIST = reverse("admin:reservations_reservation_changelist")
 DATE_CHANGELIST = reverse("admin:concerts_concertdate_changelist")
+GENERATE = reverse("admin:concerts_concertdate_generate_seats")
 
 
 @pytest.fixture
@@ -121,11 +125,32 @@ class TestConcertDateAdmin:
         }
         assert counts == {concert_date.pk: (10, 8, 1, 1), other.pk: (3, 2, 0, 1)}
 
-    def test_change_page_lists_the_seats(self, admin_client, concert_date, reservations):
+    def test_the_date_page_shows_its_seats_as_a_grid(self, admin_client, concert_date, reservations):
+        concert_date.seats.filter(number__gt=5).update(price=90_000)
+
         response = admin_client.get(reverse("admin:concerts_concertdate_change", args=[concert_date.pk]))
 
         assert response.status_code == 200
-        assert response.context["inline_admin_formsets"][0].formset.queryset.count() == 10
+        assert response.context["inline_admin_formsets"] == []  # not one form per seat
+        page = response.text
+        states = re.findall(r'<span class="seat (\w+)" role="listitem" data-seat="(\d+)"', page)
+        assert [(int(number), state) for state, number in states] == [
+            (1, "held"),
+            (2, "free"),  # a lapsed hold
+            (3, "free"),
+            (4, "sold"),
+            *((n, "free") for n in range(5, 11)),
+        ]
+        assert "free 8" in page and "held 1" in page and "sold 1" in page
+        assert "seats 1-5 ₩150,000 · seats 6-10 ₩90,000" in page
+
+    def test_a_date_without_seats_says_how_to_get_them(self, admin_client):
+        concert_date = ConcertDateFactory()
+
+        response = admin_client.get(reverse("admin:concerts_concertdate_change", args=[concert_date.pk]))
+
+        assert 'No seats yet: use "Generate seats" above.' in response.text
+        assert reverse("admin:concerts_concertdate_generate_seats") + f"?ids={concert_date.pk}" in response.text
 
     def test_search_and_filter(self, admin_client, concert_date):
         date_with_seats(seats=1)
@@ -134,3 +159,75 @@ class TestConcertDateAdmin:
         by_concert = admin_client.get(DATE_CHANGELIST, {"concert__id__exact": concert_date.concert_id})
 
         assert listed(by_title) == listed(by_concert) == {concert_date.pk}
+
+
+class TestGenerateSeats:
+    """The "Generate seats" action on dates: a form first, then the seats, idempotently."""
+
+    def test_the_action_asks_for_count_and_price_first(self, admin_client):
+        dates = [ConcertDateFactory(), ConcertDateFactory()]
+
+        response = admin_client.post(
+            DATE_CHANGELIST, {"action": "generate_seats", "_selected_action": [d.pk for d in dates]}, follow=True
+        )
+
+        assert response.status_code == 200
+        assert response.redirect_chain[0][0] == GENERATE + f"?ids={dates[0].pk}%2C{dates[1].pk}"
+        assert [row.concert_date for row in response.context["dates"]] == dates
+        assert not Seat.objects.exists()
+
+    def test_generating_gives_each_date_its_seats_once(self, admin_client):
+        dates = [ConcertDateFactory(), ConcertDateFactory()]
+        url = GENERATE + "?ids=" + ",".join(str(d.pk) for d in dates)
+        form = {"seats": "50", "price": "150000", "tiers": "1-10: 200000"}
+
+        first = admin_client.post(url, form, follow=True)
+        again = admin_client.post(url, form, follow=True)
+
+        assert first.redirect_chain[-1][0] == DATE_CHANGELIST
+        assert "50 seat(s) created, 0 repriced" in first.text
+        assert "0 seat(s) created, 0 repriced, 50 already so" in again.text
+        for concert_date in dates:
+            prices = dict(concert_date.seats.values_list("number", "price"))
+            assert prices == {n: 200_000 if n <= 10 else 150_000 for n in range(1, 51)}
+
+    def test_one_date_goes_back_to_its_page(self, admin_client):
+        concert_date = ConcertDateFactory()
+
+        response = admin_client.post(GENERATE + f"?ids={concert_date.pk}", {"seats": "20", "price": "99000"})
+
+        assert response["Location"] == reverse("admin:concerts_concertdate_change", args=[concert_date.pk])
+        assert concert_date.seats.count() == 20
+
+    @pytest.mark.parametrize(
+        "form, error",
+        [
+            ({"seats": "50"}, "Give a price, price tiers, or both."),
+            ({"seats": "10", "price": "1", "tiers": "5-11: 3"}, "seats run from 1 to 10"),
+            ({"seats": "0", "price": "1"}, "Ensure this value is greater than or equal to 1."),
+        ],
+    )
+    def test_a_bad_form_is_explained_and_changes_nothing(self, admin_client, form, error):
+        concert_date = ConcertDateFactory()
+
+        response = admin_client.post(GENERATE + f"?ids={concert_date.pk}", form)
+
+        assert response.status_code == 200
+        assert error in response.text
+        assert not Seat.objects.exists()
+
+    @pytest.mark.parametrize("ids", ["", "x,-1", "99999999"])
+    def test_no_date_chosen_goes_back_to_the_list(self, admin_client, ids):
+        response = admin_client.get(GENERATE + f"?ids={ids}")
+
+        assert response["Location"] == DATE_CHANGELIST
+
+    def test_staff_who_may_only_look_cannot_generate(self, client, concert_date):
+        viewer = UserFactory(is_staff=True)
+        viewer.user_permissions.add(Permission.objects.get(codename="view_concertdate"))
+        client.force_login(viewer)
+
+        response = client.post(GENERATE + f"?ids={concert_date.pk}", {"seats": "50", "price": "1"})
+
+        assert response.status_code == 403
+        assert concert_date.seats.count() == 10
