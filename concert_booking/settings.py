@@ -156,9 +156,10 @@ STORAGES = {
     },
 }
 
-# Signed cookies: sessions (web pages, admin) keep nothing in the database, so a dump of it
-# holds no usable session key.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Sessions (web pages, admin) live in the cache below: signing out deletes the session there,
+# so a copied cookie stops working at once (a signed cookie would stay valid until it expired),
+# and the database keeps nothing of them.
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SESSION_COOKIE_HTTPONLY = True
 
 # The shared store (apps/common/redis.py): the waiting room's hot state and the throttle
@@ -166,11 +167,18 @@ SESSION_COOKIE_HTTPONLY = True
 REDIS_URL = env_str("REDIS_URL", "")
 REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_MS", 2000) / 1000
 
+# The shared Redis, so every process sees every session; the demo's one process keeps them in
+# its own memory (a restart signs everybody out).
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "concert-booking",
-    }
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS, "socket_timeout": REDIS_TIMEOUT_SECONDS},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "concert-booking"}
+    )
 }
 
 LOGGING = {

@@ -1,8 +1,10 @@
 """Who is visiting, and where they are in the queue, kept in the session.
 
-Sessions are signed cookies (nothing in the database). They hold the visitor's user id, never
-the API key: a leaked cookie opens these pages until it expires, not the API. The API key is
-checked once, at sign-in; a new key rides along only until the page that shows it once.
+Sessions live in the cache (the shared Redis; nothing in the database) and the cookie holds only
+their key, so signing out deletes the session and a copied cookie stops working. They hold the
+visitor's user id, never the API key: a leaked cookie opens these pages until sign-out, not the
+API. The API key is checked once, at sign-in; a new key rides along only until the page that
+shows it once.
 """
 
 import functools
@@ -50,7 +52,7 @@ def _session_token(request) -> str:
 
 def queue_entry_id(request) -> int:
     """The visitor's queue entry id, from the token's signature (no database: for polls).
-    The session is signed and bound to its user, so the token in it is that user's."""
+    The session is kept on the server and bound to its user, so the token in it is that user's."""
     return queue_entry_id_for_token(token=_session_token(request))
 
 

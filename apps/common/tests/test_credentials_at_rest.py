@@ -1,7 +1,8 @@
 """No credential is stored in a usable form: a dump of every table finds neither API keys nor
-queue tokens, and what it does find cannot be turned into a working credential."""
+queue tokens nor web sessions, and what it does find cannot be turned into a working credential."""
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.db import connection
 from rest_framework.test import APIClient
@@ -62,3 +63,16 @@ def test_a_queue_token_cannot_be_built_from_a_dump(credentials):
         response = client.get("/api/v1/queue/status")
         assert response.status_code == 401
         assert response.json()["code"] == "QUEUE_TOKEN_INVALID"
+
+
+def test_web_sessions_keep_nothing_in_the_database(client):
+    # Sessions live in the cache (Redis): the database holds neither the cookie's session key nor
+    # what the session holds.
+    client.post("/signup", {"username": "minji"})
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    assert client.get("/").context["request"].web_user.username == "minji"
+    assert session_key not in dump_everything()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_session")
+        assert cursor.fetchone() == (0,)

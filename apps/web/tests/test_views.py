@@ -165,6 +165,21 @@ def test_sign_out_forgets_everything(booking_client):
     assert visitor.QUEUE_TOKEN not in booking_client.session
 
 
+def test_a_copied_session_cookie_does_not_work_after_sign_out(booking_client, concert_date, settings):
+    copied = booking_client.cookies[settings.SESSION_COOKIE_NAME].value
+    replay = Client()
+    replay.cookies[settings.SESSION_COOKIE_NAME] = copied
+    assert b"Hello, alice" in replay.get(reverse("web:home")).content
+
+    booking_client.post(reverse("web:signout"))
+
+    home = replay.get(reverse("web:home"))
+    assert b"Hello, alice" not in home.content
+    assert b"New here? Sign up" in home.content
+    dates = replay.get(reverse("web:dates", args=[concert_date.concert_id]))
+    assert dates["Location"] == reverse("web:home")
+
+
 def test_forms_are_csrf_protected(concert_date):
     client = Client(enforce_csrf_checks=True)
 
