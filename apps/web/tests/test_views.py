@@ -298,19 +298,42 @@ def test_polling_stays_inside_the_abandon_window(concert_date, settings):
     assert poll_after_ms(waiting_visitor(concert_date, "patient")) == 5000
 
 
-def test_the_waiting_room_says_when_sales_are_paused(client, concert_date, settings):
+def test_the_waiting_room_says_when_sales_are_paused_and_moves_on_when_resumed(client, concert_date, settings):
     settings.QUEUE_ACTIVE_LIMIT = 1
-    QueueEntryFactory(active=True)
+    ahead = QueueEntryFactory(active=True)
     signed_up(client)
     join_queue(client, concert_date)
 
     queue_state_update(active_limit=None, paused=True)
+    end_and_commit(entry_id=ahead.pk)  # a slot is free, but nobody is admitted while paused
 
     status = client.get(reverse("web:queue_status")).json()
     assert (status["status"], status["paused"], status["estimated_wait_seconds"]) == ("WAITING", True, None)
     assert status["wait_text"] == "none while sales are paused"
     page = client.get(reverse("web:waiting_room", args=[concert_date.concert_id]))
-    assert "none while sales are paused" in page.content.decode()
+    html = page.content.decode()
+    assert "Sales are paused for now." in html
+    assert "<p data-when-running hidden>" in html  # no estimate
+    assert 'data-when-paused>' in html  # the notice, not hidden
+
+    queue_state_update(active_limit=None, paused=False)
+
+    status = client.get(reverse("web:queue_status")).json()
+    assert (status["status"], status["paused"]) == ("ACTIVE", False)
+    page = client.get(reverse("web:waiting_room", args=[concert_date.concert_id]))
+    assert page["Location"] == reverse("web:dates", args=[concert_date.concert_id])
+
+
+def test_the_waiting_room_shows_the_estimate_while_sales_run(client, concert_date, settings):
+    settings.QUEUE_ACTIVE_LIMIT = 1
+    QueueEntryFactory(active=True)
+    signed_up(client)
+    join_queue(client, concert_date)
+
+    html = client.get(reverse("web:waiting_room", args=[concert_date.concert_id])).content.decode()
+
+    assert "<p data-when-running>" in html
+    assert "data-when-paused hidden>" in html
 
 
 def test_progress_runs_from_joining_to_admission():

@@ -39,6 +39,10 @@
             return;
           }
           field("position").textContent = data.position;
+          // While staff pause admission there is no estimate, only the notice; the polls go on,
+          // so the page moves on by itself once admission resumes.
+          show("[data-when-paused]", data.paused);
+          show("[data-when-running]", !data.paused);
           field("wait_text").textContent = data.wait_text;
           field("progress").value = data.progress;
           field("progress").textContent = data.progress + "%";
