@@ -18,6 +18,7 @@ urlpatterns = [
     path("concerts/<int:concert_id>/dates/<str:date>/hold", views.hold, name="hold"),
     path("checkout", views.checkout, name="checkout"),
     path("checkout/pay", views.pay, name="pay"),
+    path("wallet", views.wallet, name="wallet"),
     path("wallet/top-up", views.top_up, name="top_up"),
     path("confirmation", views.confirmation, name="confirmation"),
 ]

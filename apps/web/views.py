@@ -8,6 +8,7 @@ visitor's language (apps.web.errors); every form is a CSRF-protected POST that r
 import math
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +32,7 @@ from apps.reservations.errors import ReservationExpired, SeatUnavailable
 from apps.reservations.selectors import bookable_dates, hold_allowance, holds_report, reservations_of, seat_map
 from apps.reservations.services import reservation_hold
 from apps.wallet.errors import InvalidAmount
-from apps.wallet.selectors import wallet_balance
+from apps.wallet.selectors import ledger_entries, wallet_balance
 from apps.wallet.services import wallet_charge
 from apps.web import visitor
 from apps.web.errors import error_text
@@ -39,6 +40,7 @@ from apps.web.templatetags.web_format import wait_text, won
 from apps.web.visitor import admitted, signed_in
 
 SEATS_PER_ROW = 10
+LEDGER_PAGE_SIZE = 20
 MAX_API_KEY_LENGTH = 200
 USERNAME_MAX_LENGTH = 150  # the User model's, for the form's maxlength (the service judges the name)
 # Seat-level problems name the seat and let the other seats go ahead; any other error stops the holds.
@@ -423,3 +425,15 @@ def confirmation(request):
         return redirect("web:home")
     reservations = reservations_of(user=request.web_user, reservation_ids=payment["reservation_ids"])
     return render(request, "web/confirmation.html", {"payment": payment, "reservations": reservations})
+
+
+# --- the visitor's own: the wallet ---
+
+
+@never_cache
+@require_GET
+@signed_in
+def wallet(request):
+    """The balance, a top-up, and the ledger newest first, a page at a time."""
+    entries = Paginator(ledger_entries(user=request.web_user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/wallet.html", {"balance": wallet_balance(user=request.web_user), "entries": entries})

@@ -16,6 +16,19 @@ def won(amount: int) -> str:
 
 
 @register.filter
+def signed_won(amount: int) -> str:
+    """A wallet change with its sign: "+₩150,000", "−₩150,000" (a minus sign, not a hyphen)."""
+    return ("+" if amount > 0 else "\u2212") + won(abs(amount))
+
+
+@register.filter
+def ledger_kind(kind: str) -> str:
+    """A ledger entry's kind as the wallet page names it."""
+    names = {"CHARGE": _("Top-up"), "PAYMENT": _("Payment"), "REFUND": _("Refund"), "ADJUSTMENT": _("Adjustment")}
+    return names.get(kind, kind)
+
+
+@register.filter
 def wait_text(seconds: int | None) -> str:
     """An estimate, so rounded up to whole minutes: "about 3 minutes". None: admission is paused."""
     if seconds is None:

@@ -314,7 +314,7 @@ def test_the_waiting_room_says_when_sales_are_paused_and_moves_on_when_resumed(c
     html = page.content.decode()
     assert "Sales are paused for now." in html
     assert "<p data-when-running hidden>" in html  # no estimate
-    assert 'data-when-paused>' in html  # the notice, not hidden
+    assert "data-when-paused>" in html  # the notice, not hidden
 
     queue_state_update(active_limit=None, paused=False)
 
@@ -589,3 +589,79 @@ def test_dates_in_the_past_are_not_offered(booking_client, concert_date):
     response = booking_client.get(reverse("web:dates", args=[concert_date.concert_id]))
 
     assert [item.date for item in response.context["dates"]] == [concert_date.date]
+
+
+# --- the wallet ---
+
+
+def bought(client: Client, concert_date, seats: list[str]) -> list[int]:
+    """Holds and pays for these seats (topping up the exact price); the reservation ids."""
+    client.post(seats_url(concert_date, "web:hold"), {"seat": seats})
+    holds = client.get(reverse("web:checkout")).context["holds"]
+    wallet_charge(user=session_user(client), amount=sum(hold.price for hold in holds))
+    ids = [hold.pk for hold in holds]
+    client.post(reverse("web:pay"), {"reservation": ids})
+    return ids
+
+
+def test_the_wallet_history_lists_every_change_newest_first(booking_client, concert_date):
+    wallet_charge(user=session_user(booking_client), amount=50_000)
+    bought(booking_client, concert_date, ["3"])
+
+    response = booking_client.get(reverse("web:wallet"))
+
+    assert response.context["balance"] == 50_000
+    rows = [(e.kind, e.amount, e.balance_after) for e in response.context["entries"]]
+    assert rows == [("PAYMENT", -150_000, 50_000), ("CHARGE", 150_000, 200_000), ("CHARGE", 50_000, 50_000)]
+    html = response.content.decode()
+    assert "−₩150,000" in html
+    assert "+₩50,000" in html
+    assert "Top-up" in html
+    assert "Payment" in html
+
+
+def test_the_wallet_history_comes_a_page_at_a_time(client):
+    signed_up(client)
+    for amount in range(1, 26):
+        wallet_charge(user=session_user(client), amount=amount)
+
+    first = client.get(reverse("web:wallet"))
+    second = client.get(reverse("web:wallet"), {"page": "2"})
+
+    assert [e.amount for e in first.context["entries"]] == list(range(25, 5, -1))
+    assert [e.amount for e in second.context["entries"]] == [5, 4, 3, 2, 1]
+    assert "Page 2 of 2" in second.content.decode()
+    assert [e.amount for e in client.get(reverse("web:wallet"), {"page": "x"}).context["entries"]][0] == 25
+
+
+def test_an_empty_wallet_says_what_will_show(client):
+    signed_up(client)
+
+    response = client.get(reverse("web:wallet"))
+
+    assert "Nothing yet." in response.content.decode()
+
+
+def test_topping_up_on_the_wallet_page_comes_back_to_it(client):
+    signed_up(client)
+
+    response = client.post(reverse("web:top_up"), {"amount": "10000", "next": reverse("web:wallet")}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("web:wallet")
+    assert [(e.kind, e.amount) for e in response.context["entries"]] == [("CHARGE", 10_000)]
+
+
+def test_the_wallet_page_needs_a_signed_in_visitor(client):
+    assert client.get(reverse("web:wallet"))["Location"] == reverse("web:home")
+
+
+def test_the_wallet_history_in_korean(client, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ko"
+    signed_up(client)
+    wallet_charge(user=session_user(client), amount=150_000)
+
+    html = client.get(reverse("web:wallet")).content.decode()
+
+    assert "충전" in html
+    assert "+150,000원" in html
+    assert "내역" in html
