@@ -6,13 +6,11 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from apps.common import formats
+
 register = template.Library()
 
-
-@register.filter
-def won(amount: int) -> str:
-    """150000 -> "₩150,000" in English, "150,000원" in Korean."""
-    return _("₩%(amount)s") % {"amount": f"{amount:,}"}
+won = register.filter("won", formats.won)  # 150000 -> "₩150,000" in English, "150,000원" in Korean
 
 
 @register.filter
