@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.db import models
 
 MAX_SEATS_PER_DATE = 50
@@ -16,9 +18,18 @@ class Concert(models.Model):
         return f"{self.title} @ {self.venue}"
 
 
+def date_closed(*, date: dt.date, cancelled_at: dt.datetime | None, today: dt.date) -> bool:
+    """A date sells nothing once it has passed or staff called it off. The one rule: the seat
+    map, the dates list (as SQL, `d.cancelled_at IS NULL AND d.date >= today`) and holds use it."""
+    return cancelled_at is not None or date < today
+
+
 class ConcertDate(models.Model):
     concert = models.ForeignKey(Concert, on_delete=models.CASCADE, related_name="dates")
     date = models.DateField()
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When staff called the date off (refunds made); it sells nothing since."
+    )
 
     class Meta:
         ordering = ["concert_id", "date"]
@@ -26,6 +37,9 @@ class ConcertDate(models.Model):
 
     def __str__(self):
         return f"{self.concert.title} on {self.date.isoformat()}"
+
+    def is_closed(self, today: dt.date) -> bool:
+        return date_closed(date=self.date, cancelled_at=self.cancelled_at, today=today)
 
 
 class Seat(models.Model):

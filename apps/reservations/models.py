@@ -10,6 +10,7 @@ class ReservationStatus(models.TextChoices):
     HELD = "HELD"
     CONFIRMED = "CONFIRMED"
     EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"  # by its holder (a hold released, a bought seat refunded) or with its date
 
 
 # --- the hold rule, once: a HELD reservation keeps its seat until `expires_at`, not at it ---
@@ -19,6 +20,7 @@ class ReservationStatus(models.TextChoices):
 
 Status = ReservationStatus
 # The statuses that occupy a seat as far as the unique index is concerned (HELD even once lapsed).
+# EXPIRED and CANCELLED give the seat back: a cancelled seat is on sale again at once.
 SEAT_KEEPING = [Status.HELD, Status.CONFIRMED]
 
 
@@ -70,8 +72,9 @@ class ReservationQuerySet(models.QuerySet):
 
 
 class Reservation(models.Model):
-    """A seat held for a user until `expires_at`, then CONFIRMED by payment or EXPIRED (the
-    hold rule is above this class)."""
+    """A seat held for a user until `expires_at`, then CONFIRMED by payment or EXPIRED; a hold or
+    a bought seat may be CANCELLED (the hold rule is above this class). `expires_at` stays as
+    the hold had it; the API shows it only while the reservation is HELD."""
 
     Status = ReservationStatus
 
@@ -85,6 +88,8 @@ class Reservation(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # A cancelled reservation that has a confirmed_at was bought, then refunded.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     objects = ReservationQuerySet.as_manager()
 
@@ -101,6 +106,10 @@ class Reservation(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status=Status.CONFIRMED) | models.Q(confirmed_at__isnull=False),
                 name="reservations_confirmed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=Status.CANCELLED) | models.Q(cancelled_at__isnull=False),
+                name="reservations_cancelled_has_time",
             ),
         ]
         indexes = [

@@ -24,14 +24,18 @@ class Wallet(models.Model):
         return f"wallet of {self.user}"
 
 
+class LedgerKind(models.TextChoices):
+    CHARGE = "CHARGE"  # + a top-up
+    PAYMENT = "PAYMENT"  # - seats bought
+    REFUND = "REFUND"  # + a bought seat's price back (a cancel)
+    ADJUSTMENT = "ADJUSTMENT"  # +/- a staff correction
+
+
 class LedgerEntry(models.Model):
     """One change of one wallet. Append-only: `amount` is signed (+ in, - out) and
     `balance_after` is the balance right after it, so the ledger replays to the balance."""
 
-    class Kind(models.TextChoices):
-        CHARGE = "CHARGE"
-        PAYMENT = "PAYMENT"
-        ADJUSTMENT = "ADJUSTMENT"
+    Kind = LedgerKind
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -46,6 +50,12 @@ class LedgerEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(amount=0), name="wallet_ledger_amount_nonzero"),
             models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="wallet_ledger_balance_after_nonneg"),
+            # Whatever the code does, one cause (e.g. reservation:42) is refunded at most once.
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=models.Q(kind=LedgerKind.REFUND),
+                name="wallet_ledger_one_refund_per_reference",
+            ),
         ]
 
     def __str__(self):

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.concerts.tests.factories import date_with_seats
 from apps.reservations.models import Reservation, Status, taken_q, taken_sql
 from apps.reservations.tests.factories import ReservationFactory
 
@@ -21,16 +22,17 @@ def now() -> dt.datetime:
 
 
 @pytest.fixture
-def reservations(concert_date, now) -> list[Reservation]:
-    seats = list(concert_date.seats.order_by("number"))
+def reservations(now) -> list[Reservation]:
+    seats = list(date_with_seats(seats=len(CASES)).seats.order_by("number"))
     return [
         ReservationFactory(
             seat=seat,
             status=status,
             expires_at=now + dt.timedelta(microseconds=microseconds),
             confirmed_at=now if status == Status.CONFIRMED else None,
+            cancelled_at=now if status == Status.CANCELLED else None,
         )
-        for seat, (status, microseconds) in zip(seats, CASES, strict=False)
+        for seat, (status, microseconds) in zip(seats, CASES, strict=True)
     ]
 
 
