@@ -4,6 +4,7 @@ One module, driven by environment variables. Every variable has a default that r
 demo on a local SQLite file; production sets DATABASE_URL, SECRET_KEY, ALLOWED_HOSTS.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -32,6 +33,16 @@ def env_bool(name: str, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -67,6 +78,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, the access log line and the request metrics cover every answer,
+    # the other middleware's redirects and refusals included.
+    "apps.common.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -181,12 +195,43 @@ CACHES = {
     )
 }
 
+# Logs (apps/common/logs.py, docs/deploy.md "Logs"): one JSON object per line on stderr, each
+# with the request id; LOG_FORMAT=text for people reading a terminal. Every request Django
+# answers gets an access line (logger concert_booking.access); of the edge's answers (polls,
+# token issues, dates, seat maps: the crowd's requests, logged at a cost of about 4% of a poll
+# each) only the fraction LOG_EDGE_SAMPLE, 0 by default: the metrics count every one of them.
+LOG_FORMAT = env_str("LOG_FORMAT", "json").strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
+LOG_EDGE_SAMPLE = env_float("LOG_EDGE_SAMPLE", 0.0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "apps.common.logs.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "apps.common.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # At DEBUG, Django's template engine logs a whole template context whenever a variable is
+    # missing: the CSRF token, and the API key a page shows once. Never, whatever LOG_LEVEL says.
+    "loggers": {"django.template": {"level": "INFO"}},
 }
+
+# GET /metrics (Prometheus; apps/common/metrics.py, docs/deploy.md "Metrics"): off unless one of
+# these is set (404 as for any unknown path). METRICS_TOKEN: scrapes send `Authorization: Bearer
+# <token>`. METRICS_ALLOWED_NETWORKS: comma-separated addresses or networks (10.0.0.0/8) the
+# scraper connects from. With both set, a scrape needs both.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not an address or network") from exc
 
 # --- Booking knobs (see README "Settings") ---
 HOLD_SECONDS = env_int("HOLD_SECONDS", 300)

@@ -12,7 +12,9 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.common import metrics
 from apps.common.errors import ApplicationError, ServiceUnavailable
+from apps.common.logs import current_request_id
 from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ def problem_body(*, status: int, code: str, title: str, detail: str, errors=None
     }
     if errors:
         body["errors"] = errors
+    request_id = current_request_id()
+    if request_id:
+        # RFC 9457's `instance`: this occurrence, the request id our log lines carry.
+        body["instance"] = f"urn:request:{request_id}"
     return body
 
 
@@ -89,12 +95,14 @@ def problem_exception_handler(exc, context):
         headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else {}
         if isinstance(exc, ServiceUnavailable):
             headers["Retry-After"] = "1"
+            metrics.unavailable_count(exc)
         return problem_response(
             status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors, headers=headers
         )
     if isinstance(exc, (OperationalError, InterfaceError, *STORE_UNAVAILABLE)):
         # Database or Redis down, connection lost or lock timeout: retryable, never an HTML 500.
         logger.warning("backing store unavailable: %s", exc)
+        metrics.unavailable_count(exc)
         return _service_unavailable()
 
     response = drf_exception_handler(exc, context)

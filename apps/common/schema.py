@@ -25,6 +25,10 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable machine-readable error code; clients branch on it.")
     errors = ValidationErrorItemSerializer(many=True, required=False)
+    instance = serializers.CharField(
+        required=False,
+        help_text="This occurrence: `urn:request:<id>`, the id also sent back in the X-Request-ID header.",
+    )
 
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(

@@ -30,6 +30,7 @@ from django.conf import settings
 from redis.client import Pipeline
 from rest_framework.throttling import BaseThrottle
 
+from apps.common.metrics import throttled_count
 from apps.common.redis import get_redis
 
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -75,6 +76,10 @@ class SettingsRateThrottle(BaseThrottle):
         if not settings.THROTTLING:
             return True
         allowed, self.retry_after = rate_limit_hit(scope=self.scope, ident=self.identity(request))
+        if not allowed:
+            # Counted here, where the request is refused: the edge hands a refused poll or token
+            # issue on to the view, which refuses it once more.
+            throttled_count(scope=self.scope)
         return allowed
 
     def wait(self) -> int:

@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -14,7 +14,7 @@ from apps.concerts.errors import SeatNotFound
 from apps.concerts.models import Concert, ConcertDate, Seat
 from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get, seat_get
 from apps.reservations.errors import ReservationNotFound
-from apps.reservations.models import Reservation, Status, live_hold_q, taken_sql
+from apps.reservations.models import Reservation, Status, lapsed_hold_q, live_hold_q, taken_sql
 
 # The seat map and the first step of a hold are what a rush hammers, so they are hand-written
 # queries: the ORM building them cost more than PostgreSQL running them (BENCHMARKS.md).
@@ -238,3 +238,14 @@ def _seat_counts(dates: QuerySet[ConcertDate], *, now: dt.datetime) -> list[Date
         )
         for row in with_seat_counts(dates.order_by("concert_id", "date"), now=now)
     ]
+
+
+# --- for the metrics: the whole sale's reservations ---
+
+
+def reservation_status_counts(*, now: dt.datetime) -> dict[str, int]:
+    """Every reservation ever made, counted by the status users see (a lapsed hold is EXPIRED),
+    every status present. One GROUP BY over the table, read on each metrics scrape."""
+    shown = Case(When(lapsed_hold_q(now), then=Value(Status.EXPIRED)), default=F("status"))
+    rows = Reservation.objects.annotate(shown=shown).values("shown").annotate(n=Count("pk")).order_by()
+    return {status: 0 for status in Status.values} | {row["shown"]: row["n"] for row in rows}

@@ -1,4 +1,5 @@
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import Abs
 
 from apps.accounts.models import User
 from apps.wallet.models import LedgerEntry, Wallet
@@ -12,3 +13,10 @@ def wallet_balance(*, user: User) -> int:
 
 def ledger_entries(*, user: User) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(wallet__user=user).order_by("-id")
+
+
+def ledger_kind_totals() -> dict[str, tuple[int, int]]:
+    """Every ledger entry ever written, by kind: (how many, their won in absolute value), every
+    kind present. One GROUP BY over the ledger, read on each metrics scrape."""
+    rows = LedgerEntry.objects.values("kind").annotate(n=Count("pk"), won=Sum(Abs("amount"))).order_by()
+    return {kind: (0, 0) for kind in LedgerEntry.Kind.values} | {row["kind"]: (row["n"], row["won"]) for row in rows}

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from prometheus_client import REGISTRY
 
 from apps.accounts.models import User
 from apps.common.tests.fixtures import client_with_queue_token
@@ -28,6 +29,8 @@ def test_a_hold_that_waits_too_long_for_a_lock_is_a_503_and_changes_nothing():
         finally:
             connection.close()
 
+    lock_timeouts = {"name": "concert_unavailable_responses_total", "labels": {"cause": "lock_timeout"}}
+    counted_before = REGISTRY.get_sample_value(**lock_timeouts) or 0
     blocker = threading.Thread(target=hold_the_users_row)
     blocker.start()
     try:
@@ -50,3 +53,4 @@ def test_a_hold_that_waits_too_long_for_a_lock_is_a_503_and_changes_nothing():
     assert response.json()["code"] == "SERVICE_UNAVAILABLE"
     assert response["Retry-After"] == "1"
     assert not Reservation.objects.exists()
+    assert REGISTRY.get_sample_value(**lock_timeouts) == counted_before + 1  # in /metrics
