@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from apps.common.errors import ApplicationError
 from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 from apps.common.redis import get_redis
+from apps.payments.audit import ledger_audit_last
 from apps.queue.services import queue_line_counts
 from apps.reservations.models import Reservation
 from apps.reservations.selectors import reservation_status_counts
@@ -41,7 +42,7 @@ class SaleCollector:
         up = GaugeMetricFamily(
             "concert_metrics_source_up", "1 if this scrape could read the source, 0 if not.", labels=["source"]
         )
-        for source, read in (("line", self._line), ("books", self._books)):
+        for source, read in (("line", self._line), ("books", self._books), ("audit", self._audit)):
             try:
                 families = list(read())
             except (ApplicationError, DatabaseError, *STORE_UNAVAILABLE) as exc:
@@ -108,6 +109,21 @@ class SaleCollector:
             won.add_metric([kind], amount)
         yield entries
         yield won
+
+    def _audit(self):
+        last = ledger_audit_last()
+        if last is None:
+            return
+        yield GaugeMetricFamily(
+            "concert_audit_violations",
+            "Problems the last ledger audit found (audit_ledger, hourly): anything above 0 is an alarm.",
+            value=last.violations,
+        )
+        yield GaugeMetricFamily(
+            "concert_audit_last_run_timestamp_seconds",
+            "When the last ledger audit finished (Unix time).",
+            value=last.finished_at,
+        )
 
 
 def _books_counted() -> dict:

@@ -1,10 +1,15 @@
 """The books must balance. `ledger_audit` reads everything money and seats touch and returns
 what disagrees; it changes nothing, so it can run at any time, also under load."""
 
+import dataclasses
+import logging
+import time
 from collections import Counter
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
+from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
+from apps.common.redis import get_redis
 from apps.payments.models import Payment, PaymentItem
 from apps.reservations.models import Reservation
 from apps.wallet.models import LedgerEntry, Wallet
@@ -73,3 +78,54 @@ def _payment_violations() -> list[str]:
 def ledger_audit() -> list[str]:
     """Every disagreement between balances, ledger, payments and sold seats, one line each."""
     return _wallet_violations() + _seat_violations() + _payment_violations()
+
+
+# --- a failed audit is loud ---
+
+logger = logging.getLogger(__name__)
+# The last result, for the metrics of every web server (concert_booking/metrics.py): the audit
+# runs in a qcluster or a shell, whose own counts no scrape would see.
+LAST_RESULT_KEY = "ledger_audit:last"
+LOGGED_PROBLEMS = 100  # the rest are one `manage.py audit_ledger` away
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditResult:
+    violations: int
+    finished_at: float  # Unix time
+
+
+def ledger_audit_report() -> list[str]:
+    """`ledger_audit`, made loud when it finds anything (the command and the hourly task alike):
+    one ERROR log line naming the rows that disagree, and the result kept for the metrics
+    (`concert_audit_violations`)."""
+    problems = ledger_audit()
+    if problems:
+        named = problems[:LOGGED_PROBLEMS]
+        more = (
+            f" (and {len(problems) - len(named)} more: run manage.py audit_ledger)"
+            if len(problems) > len(named)
+            else ""
+        )
+        logger.error(
+            "ledger audit failed: %d problem(s): %s%s",
+            len(problems),
+            "; ".join(named),
+            more,
+            extra={"violations": len(problems), "problems": named},
+        )
+    else:
+        logger.info("ledger audit ok", extra={"violations": 0})
+    try:
+        get_redis().hset(LAST_RESULT_KEY, mapping={"violations": len(problems), "finished_at": time.time()})
+    except STORE_UNAVAILABLE:
+        logger.warning("ledger audit: Redis is unavailable, the metrics keep the previous result")
+    return problems
+
+
+def ledger_audit_last() -> AuditResult | None:
+    """The last audit's result, None if none was kept since Redis last started empty."""
+    kept = get_redis().hgetall(LAST_RESULT_KEY)
+    if not kept:
+        return None
+    return AuditResult(violations=int(kept[b"violations"]), finished_at=float(kept[b"finished_at"]))

@@ -206,7 +206,7 @@ def test_the_sale_numbers_are_what_the_stores_hold(
     assert value(samples, "concert_wallet_entries_total", kind="CHARGE") == 1
     assert value(samples, "concert_wallet_entries_total", kind="PAYMENT") == 1
     assert value(samples, "concert_wallet_won_total", kind="PAYMENT") == payment.amount
-    for source in ("line", "books"):
+    for source in ("line", "books", "audit"):
         assert value(samples, "concert_metrics_source_up", source=source) == 1
 
 
