@@ -277,7 +277,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"QueueTokenStatusEnum": "apps.queue.models.QueueEntry.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "QueueTokenStatusEnum": "apps.queue.models.QueueEntry.Status",
+        "ReservationStatusEnum": "apps.reservations.models.ReservationStatus",
+    },
 }
 
 Q_CLUSTER = {

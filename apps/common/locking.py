@@ -11,9 +11,15 @@ lock_timeout becomes a clean 503 (apps.common.exception_handler).
 2. accounts.User, FOR NO KEY UPDATE: a hold's user, so one user's holds run one at a time and
    the hold limit holds. NO KEY: the KEY SHARE lock an insert referencing the user takes (a
    payment row) does not wait for it.
-3. reservations.Reservation: the holds a payment confirms; the lapsed hold of a seat that a
-   new hold marks EXPIRED (its UPDATE locks it).
-4. wallet.Wallet: the debit's conditional UPDATE (apps.wallet.services._wallet_apply).
+3. concerts.ConcertDate: FOR KEY SHARE by a hold (many at once), FOR UPDATE by calling the date
+   off, so that a date is closed either before a hold (which then sees it closed) or after it
+   (and the cancel sees the hold): apps.concerts.services.concert_date_lock_for_booking and
+   concert_date_close.
+4. reservations.Reservation: the holds a payment confirms; the lapsed hold of a seat that a
+   new hold marks EXPIRED (its UPDATE locks it); the reservation a cancel releases or refunds;
+   every live reservation of a date called off.
+5. wallet.Wallet: the debit's or refund's conditional UPDATE (apps.wallet.services._wallet_apply);
+   a date called off locks the wallets it refunds first, in pk order.
 
 The kinds are named by model label: this module sits below the apps and imports none of them.
 apps/common/tests/test_locking.py runs the services that lock more than one kind and checks
@@ -22,7 +28,13 @@ their statements against this order.
 
 from django.db.models import Model, QuerySet
 
-LOCK_ORDER = ("queue.QueueEntry", "accounts.User", "reservations.Reservation", "wallet.Wallet")
+LOCK_ORDER = (
+    "queue.QueueEntry",
+    "accounts.User",
+    "concerts.ConcertDate",
+    "reservations.Reservation",
+    "wallet.Wallet",
+)
 
 
 def lock_rows(queryset: QuerySet, *, no_key: bool = False) -> list[Model]:

@@ -3,9 +3,13 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.common.errors import ValidationFailed
+from apps.common.fields import is_storable_id
+from apps.common.locking import lock_rows
+from apps.common.sql import fetch_one
+from apps.concerts.errors import DateNotFound
 from apps.concerts.models import MAX_SEATS_PER_DATE, Concert, ConcertDate, Seat
 
 
@@ -148,3 +152,33 @@ def concert_seed(
         concert_date, _ = ConcertDate.objects.get_or_create(concert=concert, date=date)
         _seats_put(concert_date=concert_date, prices=prices)
     return concert
+
+
+# --- calling a date off, and booking against it (apps.common.locking: a date before reservations) ---
+
+# The ORM has no FOR KEY SHARE; SQLite (the demo) has no row locks, and its IMMEDIATE
+# transactions already run one writer at a time.
+_DATE_CANCELLED_AT = f"SELECT cancelled_at FROM {ConcertDate._meta.db_table} WHERE id = %s"
+
+
+def concert_date_lock_for_booking(*, concert_date_id: int) -> bool:
+    """Whether the date is still on sale (not called off), with its row locked FOR KEY SHARE until
+    the caller's transaction ends. Bookings share the lock; `concert_date_close` (FOR UPDATE)
+    waits for them and then sees what they booked, or they wait for it and see the date closed."""
+    sql = _DATE_CANCELLED_AT + (" FOR KEY SHARE" if connection.features.has_select_for_update else "")
+    row = fetch_one(sql, [concert_date_id])
+    return row is not None and row[0] is None
+
+
+def concert_date_close(*, concert_date_id: int, now: dt.datetime) -> ConcertDate:
+    """Call the date off (cancelled_at), once: a date already closed keeps its first time. Locks
+    the row FOR UPDATE until the caller's transaction ends, so no booking of the date runs
+    meanwhile. DATE_NOT_FOUND if there is no such date. Must run inside the caller's transaction."""
+    found = lock_rows(ConcertDate.objects.filter(pk=concert_date_id)) if is_storable_id(concert_date_id) else []
+    if not found:
+        raise DateNotFound()
+    (concert_date,) = found
+    if concert_date.cancelled_at is None:
+        concert_date.cancelled_at = now
+        concert_date.save(update_fields=["cancelled_at"])
+    return concert_date

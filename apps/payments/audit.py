@@ -1,5 +1,10 @@
 """The books must balance. `ledger_audit` reads everything money and seats touch and returns
-what disagrees; it changes nothing, so it can run at any time, also under load."""
+what disagrees; it changes nothing, so it can run at any time, also under load.
+
+What it holds the data to: each wallet's balance is its ledger's sum; charges + refunds +
+adjustments = balances + payments, over all wallets; a seat is sold at most once, and each
+sold seat was paid; each payment was debited once; each refund gave back exactly what one
+cancelled, previously paid reservation cost, to its buyer, once."""
 
 import dataclasses
 import logging
@@ -11,6 +16,7 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 from apps.common.redis import get_redis
 from apps.payments.models import Payment, PaymentItem
+from apps.payments.services import REFUND_REFERENCE_PREFIX
 from apps.reservations.models import Reservation
 from apps.wallet.models import LedgerEntry, Wallet
 
@@ -50,11 +56,81 @@ def _seat_violations() -> list[str]:
     problems += [f"seat {row['seat_id']}: sold {row['n']} times" for row in sold_twice]
     unpaid = Reservation.objects.filter(status=Reservation.Status.CONFIRMED, payment_item__isnull=True)
     problems += [f"reservation {pk}: CONFIRMED without a payment" for pk in unpaid.values_list("pk", flat=True)]
-    paid_not_confirmed = PaymentItem.objects.filter(~Q(reservation__status=Reservation.Status.CONFIRMED))
+    # A paid seat stays CONFIRMED until it is cancelled (and refunded: _refund_violations).
+    paid_not_confirmed = PaymentItem.objects.exclude(
+        reservation__status__in=[Reservation.Status.CONFIRMED, Reservation.Status.CANCELLED]
+    )
     problems += [
         f"reservation {pk}: paid (payment item) but not CONFIRMED"
         for pk in paid_not_confirmed.values_list("reservation_id", flat=True)
     ]
+    return problems
+
+
+def _books_violations() -> list[str]:
+    """charges + refunds + adjustments = balances + payments, and each kind has its sign."""
+    Kind = LedgerEntry.Kind
+    signs = {Kind.CHARGE: Q(amount__lt=0), Kind.PAYMENT: Q(amount__gt=0), Kind.REFUND: Q(amount__lt=0)}
+    problems = [
+        f"ledger entry {pk}: a {kind} of {amount:+d} (the wrong sign)"
+        for pk, kind, amount in LedgerEntry.objects.filter(
+            Q(*[Q(kind=kind) & sign for kind, sign in signs.items()], _connector=Q.OR)
+        ).values_list("pk", "kind", "amount")
+    ]
+    by_kind = dict(LedgerEntry.objects.values_list("kind").annotate(total=Sum("amount")).order_by())
+    money_in = sum(by_kind.get(kind, 0) for kind in (Kind.CHARGE, Kind.REFUND, Kind.ADJUSTMENT))
+    money_out = -by_kind.get(Kind.PAYMENT, 0)
+    balances = Wallet.objects.aggregate(total=Sum("balance"))["total"] or 0
+    if money_in != balances + money_out:
+        problems.append(
+            f"books: charges + refunds + adjustments = {money_in}, but balances + payments = {balances + money_out}"
+        )
+    return problems
+
+
+def _not_refundable(reservation_id: int | None) -> str:
+    """Why a refund names this reservation in vain (it is not a cancelled, paid one)."""
+    found = Reservation.objects.filter(pk=reservation_id).values_list("status", "payment_item").first()
+    if found is None:
+        return "names no reservation"
+    status, payment_item = found
+    if payment_item is None:
+        return f"reservation {reservation_id} was never paid"
+    return f"reservation {reservation_id} is {status}, not CANCELLED"
+
+
+def _refund_violations() -> list[str]:
+    """Each refund matches exactly one cancelled, previously paid reservation: the same amount,
+    to the buyer's wallet; each cancelled paid reservation was refunded once."""
+    problems = []
+    cancelled_paid = {
+        pk: (user_id, paid)
+        for pk, user_id, paid in Reservation.objects.filter(
+            status=Reservation.Status.CANCELLED, payment_item__isnull=False
+        ).values_list("pk", "user_id", "payment_item__amount")
+    }
+    refunds = Counter()
+    for entry_id, reference, amount, user_id in LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND).values_list(
+        "pk", "reference", "amount", "wallet__user_id"
+    ):
+        named = reference.removeprefix(REFUND_REFERENCE_PREFIX)
+        reservation_id = int(named) if reference.startswith(REFUND_REFERENCE_PREFIX) and named.isdigit() else None
+        refunds[reservation_id] += 1
+        if reservation_id not in cancelled_paid:
+            problems.append(f"ledger refund {entry_id} ({reference!r}): {_not_refundable(reservation_id)}")
+            continue
+        buyer, paid = cancelled_paid[reservation_id]
+        if amount != paid:
+            problems.append(f"ledger refund {entry_id}: {amount} won for reservation {reservation_id}, paid {paid}")
+        if user_id != buyer:
+            problems.append(
+                f"ledger refund {entry_id}: to user {user_id}'s wallet, reservation {reservation_id} is user {buyer}'s"
+            )
+    for reservation_id in cancelled_paid:
+        if refunds[reservation_id] == 0:
+            problems.append(f"reservation {reservation_id}: paid and CANCELLED but never refunded")
+        elif refunds[reservation_id] > 1:
+            problems.append(f"reservation {reservation_id}: refunded {refunds[reservation_id]} times")
     return problems
 
 
@@ -76,8 +152,10 @@ def _payment_violations() -> list[str]:
 
 
 def ledger_audit() -> list[str]:
-    """Every disagreement between balances, ledger, payments and sold seats, one line each."""
-    return _wallet_violations() + _seat_violations() + _payment_violations()
+    """Every disagreement between balances, ledger, payments, refunds and sold seats, one line each."""
+    return (
+        _wallet_violations() + _books_violations() + _seat_violations() + _payment_violations() + _refund_violations()
+    )
 
 
 # --- a failed audit is loud ---

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.common.fields import MAX_BIGINT, StrictIntegerField
 from apps.payments.models import Payment
+from apps.reservations.serializers import ReservationOutputSerializer
 
 MAX_RESERVATIONS_PER_PAYMENT = 50
 
@@ -40,3 +41,16 @@ class PaymentOutputSerializer(serializers.Serializer):
     balance = serializers.IntegerField(help_text="Wallet balance after the payment.")
     status = serializers.ChoiceField(choices=Payment.Status.choices)
     paid_at = serializers.DateTimeField()
+
+
+class ReservationCancelInputSerializer(serializers.Serializer):
+    """The body is `{}`: the path names the reservation."""
+
+
+class ReservationCancelOutputSerializer(ReservationOutputSerializer):
+    refund = serializers.SerializerMethodField(
+        help_text="Won returned to the wallet: the price for a bought seat, 0 for a hold."
+    )
+
+    def get_refund(self, reservation) -> int:
+        return self.context["refund"]

@@ -44,7 +44,9 @@ class ConcertAvailabilityViewSet(ApiViewSet):
         operation_id="concert_dates_list",
         summary="Bookable dates of a concert",
         parameters=[CONCERT_ID_PARAMETER],
-        description="Today-or-later dates that still have a free seat, ascending. Up to a second old.",
+        description=(
+            "Today-or-later dates that still have a free seat, ascending; none that was called off. Up to a second old."
+        ),
         responses={
             200: BookableDatesOutputSerializer,
             **problem_responses(QUEUE_TOKEN_ERRORS, {404: ["CONCERT_NOT_FOUND"]}),
@@ -61,8 +63,8 @@ class ConcertAvailabilityViewSet(ApiViewSet):
         operation_id="concert_date_seats_list",
         summary="Seat map of a date",
         description=(
-            "Every seat of the date, ascending by number, with whether it can be held now. On a date "
-            "before today no seat is available. Up to a second old."
+            "Every seat of the date, ascending by number, with whether it can be held now. On a closed "
+            "date (before today, or called off) no seat is available. Up to a second old."
         ),
         parameters=[
             CONCERT_ID_PARAMETER,
@@ -78,10 +80,7 @@ class ConcertAvailabilityViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["get"], url_path="dates/<str:date>/seats")
     def seats(self, request, concert_id, date):
-        now = timezone.now()
-        body = seat_map_json(
-            concert_id=parse_id(concert_id), date=parse_concert_date(date), today=timezone.localdate(now), now=now
-        )
+        body = seat_map_json(concert_id=parse_id(concert_id), date=parse_concert_date(date), now=timezone.now())
         return HttpResponse(body, content_type="application/json")
 
 

@@ -40,26 +40,20 @@ def _keep(key: str, body: bytes, *, now: dt.datetime, next_lapse: dt.datetime | 
         get_redis().set(key, body, px=milliseconds)
 
 
-def seat_map_json(*, concert_id: int, date: dt.date, today: dt.date, now: dt.datetime) -> bytes:
-    """{"concert_id", "date", "seats": [{"number", "price", "available"}]}; on a date before
-    today (closed) no seat is available."""
+def seat_map_json(*, concert_id: int, date: dt.date, now: dt.datetime) -> bytes:
+    """{"concert_id", "date", "seats": [{"number", "price", "available"}]}; on a closed date
+    (before today, or called off) no seat is available."""
     key = seat_map_key(concert_id=concert_id, date=date)
     cached = get_redis().get(key)
     if cached is not None:
         return cached
     seats = seat_map(concert_id=concert_id, date=date, now=now)
-    open_for_sale = date >= today
     body = _encode(
         {
             "concert_id": concert_id,
             "date": date.isoformat(),
             "seats": [
-                {
-                    "number": seat["number"],
-                    "price": seat["price"],
-                    "available": open_for_sale and seat["booking_status"] is None,
-                }
-                for seat in seats
+                {"number": seat["number"], "price": seat["price"], "available": seat["available"]} for seat in seats
             ],
         }
     )

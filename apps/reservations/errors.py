@@ -14,6 +14,8 @@ class HoldLimitReached(ApplicationError):
 class DateClosed(ApplicationError):
     status, code, title = 409, "DATE_CLOSED", "Date closed"
     default_detail = "This date has passed; its seats can no longer be booked."
+    called_off = "This date was called off; its seats can no longer be booked."
+    too_late_to_cancel = "The concert is today or has taken place; a bought seat can no longer be cancelled."
 
 
 class ReservationNotFound(ApplicationError):
@@ -29,3 +31,9 @@ class ReservationExpired(ApplicationError):
 class ReservationAlreadyPaid(ApplicationError):
     status, code, title = 409, "RESERVATION_ALREADY_PAID", "Already paid"
     default_detail = "This reservation is already paid."
+
+
+class ReservationNotCancellable(ApplicationError):
+    status, code, title = 409, "RESERVATION_NOT_CANCELLABLE", "Cannot be cancelled"
+    default_detail = "This reservation is already cancelled."
+    lapsed = "This hold has lapsed; there is nothing left to cancel."

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -10,26 +11,27 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.common.fields import is_storable_id
-from apps.concerts.errors import SeatNotFound
-from apps.concerts.models import Concert, ConcertDate, Seat
+from apps.concerts.errors import DateNotFound, SeatNotFound
+from apps.concerts.models import Concert, ConcertDate, Seat, date_closed
 from apps.concerts.selectors import check_concert_id, concert_date_get, concert_get, seat_get
 from apps.reservations.errors import ReservationNotFound
-from apps.reservations.models import Reservation, Status, lapsed_hold_q, live_hold_q, taken_sql
+from apps.reservations.models import Reservation, Status, lapsed_hold_q, live_hold_q, taken_q, taken_sql
 
 # The seat map and the first step of a hold are what a rush hammers, so they are hand-written
 # queries: the ORM building them cost more than PostgreSQL running them (BENCHMARKS.md).
 # The join finds the seat's live reservation (`taken_sql`, the models' hold rule in SQL): at
 # most one row, because the unique index on live reservations allows one HELD or CONFIRMED row
-# per seat. `r.status` is None when the seat is free.
+# per seat. `r.status` is None when the seat is free. `d.cancelled_at` is set on a date staff
+# called off (apps.concerts.models.date_closed).
 _TAKEN = taken_sql(alias="r", now="%(now)s")
 _SEATS_OF_DATE = f"""
       FROM {Seat._meta.db_table} s
       JOIN {ConcertDate._meta.db_table} d ON d.id = s.concert_date_id
       LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id AND {_TAKEN}
      WHERE d.concert_id = %(concert_id)s AND d.date = %(date)s"""
-_SEAT_MAP = f"SELECT s.number, s.price, r.status, r.expires_at {_SEATS_OF_DATE} ORDER BY s.number"
+_SEAT_MAP = f"SELECT s.number, s.price, r.status, r.expires_at, d.cancelled_at {_SEATS_OF_DATE} ORDER BY s.number"
 _SEAT_FOR_HOLD = f"""
-    SELECT s.id, s.number, s.price, d.id, d.concert_id, d.date, r.status
+    SELECT s.id, s.number, s.price, d.id, d.concert_id, d.date, d.cancelled_at, r.status, r.user_id
     {_SEATS_OF_DATE} AND s.number = %(seat_number)s"""
 
 
@@ -48,19 +50,23 @@ def _seat_rows(sql: str, *, now: dt.datetime, concert_id: int, date: dt.date, **
 
 def seat_map(*, concert_id: int, date: dt.date, now: dt.datetime) -> list[dict]:
     """Every seat of the date, ascending by number, as {"number", "price", "booking_status",
-    "held_until"}: booking_status None when free, else HELD or CONFIRMED; held_until the
-    hold's expiry, None unless HELD. One query on the hot path; more only to tell a 404 apart."""
+    "held_until", "available"}: booking_status None when free, else HELD or CONFIRMED;
+    held_until the hold's expiry, None unless HELD; available whether it can be held now (free,
+    on a date that is not closed: none is on a past or called-off date). One query on the hot
+    path; more only to tell a 404 apart."""
     rows = _seat_rows(_SEAT_MAP, now=now, concert_id=concert_id, date=date)
     if not rows:
         concert_date_get(concert_id=concert_id, date=date)  # CONCERT_NOT_FOUND / DATE_NOT_FOUND
+    today = timezone.localdate(now)
     return [
         {
             "number": number,
             "price": price,
             "booking_status": status,
             "held_until": _datetime(expires_at) if status == Status.HELD else None,
+            "available": status is None and not date_closed(date=date, cancelled_at=cancelled_at, today=today),
         }
-        for number, price, status, expires_at in rows
+        for number, price, status, expires_at, cancelled_at in rows
     ]
 
 
@@ -71,20 +77,22 @@ class BookableDate:
     next_lapse: dt.datetime | None  # when the first live hold of the date lapses
 
 
-# Counted in one pass over the date's seats and their live reservations (as the seat map joins them).
+# Counted in one pass over the date's seats and their live reservations (as the seat map joins
+# them). The dates that are not closed: `date_closed` in SQL.
 _DATES_OF_CONCERT = f"""
     SELECT d.date, count(*) FILTER (WHERE r.id IS NULL),
            min(r.expires_at) FILTER (WHERE r.status = '{Status.HELD}')
       FROM {ConcertDate._meta.db_table} d
       JOIN {Seat._meta.db_table} s ON s.concert_date_id = d.id
       LEFT JOIN {Reservation._meta.db_table} r ON r.seat_id = s.id AND {_TAKEN}
-     WHERE d.concert_id = %(concert_id)s AND d.date >= %(today)s
+     WHERE d.concert_id = %(concert_id)s AND d.date >= %(today)s AND d.cancelled_at IS NULL
      GROUP BY d.date ORDER BY d.date"""
 
 
 def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> list[BookableDate]:
-    """Today-or-later dates with at least one free seat, ascending. One query when the concert
-    has dates; a second only to tell CONCERT_NOT_FOUND from a concert with none."""
+    """Today-or-later dates with at least one free seat, ascending; none that staff called off.
+    One query when the concert has dates; a second only to tell CONCERT_NOT_FOUND from a concert
+    with none."""
     check_concert_id(concert_id)
     params = {
         "now": connection.ops.adapt_datetimefield_value(now),
@@ -114,17 +122,28 @@ def _datetime(value) -> dt.datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
 
 
-def seat_for_hold(*, concert_id: int, date: dt.date, seat_number: int, now: dt.datetime) -> tuple[Seat, str | None]:
-    """The seat (with its date) and its booking status now, in one query; the concerts app's
-    404s when there is no such seat."""
+class SeatForHold(NamedTuple):
+    seat: Seat  # with its concert_date (its cancelled_at included)
+    booking_status: str | None  # None when free, else HELD (a live hold) or CONFIRMED
+    holder_id: int | None  # the user who holds or bought it
+
+
+def seat_for_hold(*, concert_id: int, date: dt.date, seat_number: int, now: dt.datetime) -> SeatForHold:
+    """The seat (with its date), its booking status now and who has it, in one query; the
+    concerts app's 404s when there is no such seat."""
     rows = _seat_rows(_SEAT_FOR_HOLD, now=now, concert_id=concert_id, date=date, seat_number=seat_number)
     if not rows:
         seat_get(concert_id=concert_id, date=date, seat_number=seat_number)  # raises the right 404
         raise SeatNotFound()  # created since the query above: the caller may simply retry
-    seat_id, number, price, date_id, date_concert_id, seat_date, status = rows[0]
+    seat_id, number, price, date_id, date_concert_id, seat_date, cancelled_at, status, holder_id = rows[0]
     seat = Seat(id=seat_id, number=number, price=price, concert_date_id=date_id)
-    seat.concert_date = ConcertDate(id=date_id, concert_id=date_concert_id, date=seat_date)
-    return seat, status
+    seat.concert_date = ConcertDate(
+        id=date_id,
+        concert_id=date_concert_id,
+        date=_date(seat_date),
+        cancelled_at=_datetime(cancelled_at) if cancelled_at is not None else None,
+    )
+    return SeatForHold(seat=seat, booking_status=status, holder_id=holder_id)
 
 
 def live_hold_count(*, user: User, now: dt.datetime) -> int:
@@ -169,6 +188,14 @@ def holds_report(*, user: User, reservation_ids: list[int], now: dt.datetime) ->
     reservations = reservations_of(user=user, reservation_ids=reservation_ids)
     by_status = {status: [r for r in reservations if r.effective_status(now) == status] for status in Status}
     return HoldsReport(live=by_status[Status.HELD], lapsed=by_status[Status.EXPIRED])
+
+
+def concert_date_live_reservations(*, concert_date_id: int, now: dt.datetime) -> list[Reservation]:
+    """The date's reservations that keep a seat now (sold, or held and live), in pk order;
+    DATE_NOT_FOUND if there is no such date."""
+    if not is_storable_id(concert_date_id) or not ConcertDate.objects.filter(pk=concert_date_id).exists():
+        raise DateNotFound()
+    return list(Reservation.objects.filter(taken_q(now), seat__concert_date_id=concert_date_id).order_by("pk"))
 
 
 def reservation_list(*, user: User) -> QuerySet[Reservation]:

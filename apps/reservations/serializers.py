@@ -24,7 +24,6 @@ class ReservationHoldInputSerializer(serializers.Serializer):
     seat_number = StrictIntegerField(min_value=1, max_value=2**31 - 1)
 
 
-# The statuses a reservation shows. CANCELLED joins them when the model has it (issue 13).
 @extend_schema_field(serializers.ChoiceField(choices=Reservation.Status.choices))
 class ReservationStatusField(serializers.Field):
     """The status as the user sees it: a lapsed hold is EXPIRED before any sweep marks it."""
@@ -43,7 +42,17 @@ class ReservationOutputSerializer(serializers.Serializer):
     seat_number = serializers.IntegerField(source="seat.number")
     price = serializers.IntegerField()
     status = ReservationStatusField()
-    expires_at = serializers.DateTimeField(help_text="When the hold lapses, while the reservation is HELD.")
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the hold lapses while the reservation is HELD; null once it is not."
+    )
+
+    def to_representation(self, reservation: Reservation) -> dict:
+        body = super().to_representation(reservation)
+        if body["status"] != Reservation.Status.HELD:
+            # A bought, cancelled or lapsed reservation has no hold to lapse: an old expiry
+            # would read as if the ticket ran out.
+            body["expires_at"] = None
+        return body
 
 
 class BookableDatesOutputSerializer(serializers.Serializer):

@@ -5,18 +5,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.common.fields import is_storable_id
 from apps.common.locking import lock_rows
-from apps.concerts.models import Seat
+from apps.concerts.models import ConcertDate, Seat
+from apps.concerts.services import concert_date_close, concert_date_lock_for_booking
 from apps.reservations.availability import availability_changed
 from apps.reservations.errors import (
     DateClosed,
     HoldLimitReached,
     ReservationAlreadyPaid,
     ReservationExpired,
+    ReservationNotCancellable,
     ReservationNotFound,
     SeatUnavailable,
 )
-from apps.reservations.models import Reservation
+from apps.reservations.models import SEAT_KEEPING, Reservation, taken_q
 from apps.reservations.selectors import hold_allowance, seat_for_hold
 
 Status = Reservation.Status
@@ -28,28 +31,30 @@ def reservation_hold(
     """Hold a seat for HOLD_SECONDS. Of any number of concurrent holds on one seat exactly one
     wins; the others get SEAT_UNAVAILABLE (the unique index on live reservations decides)."""
     now = now or timezone.now()
-    seat, booking_status = seat_for_hold(concert_id=concert_id, date=date, seat_number=seat_number, now=now)
-    if seat.concert_date.date < timezone.localdate(now):
-        raise DateClosed()
+    found = seat_for_hold(concert_id=concert_id, date=date, seat_number=seat_number, now=now)
+    seat = found.seat
+    if seat.concert_date.is_closed(timezone.localdate(now)):
+        raise DateClosed(DateClosed.called_off if seat.concert_date.cancelled_at else None)
     # Most losers of a rush stop here: one query, no transaction, no lock.
-    if booking_status is not None:
+    if found.booking_status is not None:
         raise SeatUnavailable()
     reservation = _seat_hold(user=user, seat=seat, now=now)
-    _availability_changed(seat=seat, now=now)  # committed by now
+    _availability_changed(concert_date=seat.concert_date, now=now)  # committed by now
     return reservation
 
 
-def _availability_changed(*, seat: Seat, now: dt.datetime) -> None:
-    availability_changed(
-        concert_id=seat.concert_date.concert_id, date=seat.concert_date.date, today=timezone.localdate(now)
-    )
+def _availability_changed(*, concert_date: ConcertDate, now: dt.datetime) -> None:
+    availability_changed(concert_id=concert_date.concert_id, date=concert_date.date, today=timezone.localdate(now))
 
 
 @transaction.atomic
 def _seat_hold(*, user: User, seat: Seat, now: dt.datetime) -> Reservation:
     # One user's holds run one at a time, so the hold limit holds under concurrency too. Locks
-    # in apps.common.locking's order: the user, then (marking a lapsed hold) a reservation.
+    # in apps.common.locking's order: the user, the date (shared: a date cannot be called off
+    # halfway through a hold), then (marking a lapsed hold) a reservation.
     lock_rows(User.objects.filter(pk=user.pk).only("pk"), no_key=True)
+    if not concert_date_lock_for_booking(concert_date_id=seat.concert_date_id):
+        raise DateClosed(DateClosed.called_off)
     if not hold_allowance(user=user, now=now).left:
         raise HoldLimitReached()
     # A lapsed hold still counts for the unique index until it is marked; mark it now.
@@ -82,10 +87,13 @@ def reservations_lock_payable(*, user: User, reservation_ids: list[int]) -> list
 def reservations_check_payable(*, reservations: list[Reservation], now: dt.datetime) -> None:
     """Each locked reservation must still be a live hold at `now`."""
     for reservation in reservations:
-        if reservation.status == Status.CONFIRMED:
+        status = reservation.effective_status(now)
+        if status == Status.CONFIRMED:
             raise ReservationAlreadyPaid(f"Reservation {reservation.pk} is already paid.")
-        if reservation.effective_status(now) == Status.EXPIRED:
+        if status == Status.EXPIRED:
             raise ReservationExpired(f"The hold of reservation {reservation.pk} lapsed before payment.")
+        if status == Status.CANCELLED:
+            raise ReservationExpired(f"Reservation {reservation.pk} was cancelled; its seat is no longer held for you.")
 
 
 def reservations_confirm(*, reservations: list[Reservation], now: dt.datetime) -> None:
@@ -102,8 +110,63 @@ def reservation_release(*, reservation_id: int) -> bool:
     released = bool(Reservation.objects.filter(pk=reservation_id, status=Status.HELD).update(status=Status.EXPIRED))
     if released:
         seat = Seat.objects.select_related("concert_date").get(reservations__pk=reservation_id)
-        _availability_changed(seat=seat, now=timezone.now())
+        _availability_changed(concert_date=seat.concert_date, now=timezone.now())
     return released
+
+
+# --- cancelling: the reservations' part (the refund is apps.payments.services') ---
+
+
+def reservation_lock_for_cancel(*, user: User, reservation_id: int) -> Reservation:
+    """The user's reservation, locked (with its seat and date) until the caller's transaction
+    ends; RESERVATION_NOT_FOUND if it is not theirs. Must run inside the cancel's transaction."""
+    if not is_storable_id(reservation_id):
+        raise ReservationNotFound()
+    found = lock_rows(Reservation.objects.select_related("seat__concert_date").filter(user=user, pk=reservation_id))
+    if not found:
+        raise ReservationNotFound()
+    return found[0]
+
+
+def reservation_check_cancellable(*, reservation: Reservation, now: dt.datetime) -> None:
+    """A live hold may be released any time; a bought seat refunded only before its date.
+    RESERVATION_NOT_CANCELLABLE for a lapsed hold or one cancelled already; DATE_CLOSED for a
+    bought seat whose date is today or past."""
+    status = reservation.effective_status(now)
+    if status == Status.CANCELLED:
+        raise ReservationNotCancellable()
+    if status == Status.EXPIRED:
+        raise ReservationNotCancellable(ReservationNotCancellable.lapsed)
+    if status == Status.CONFIRMED and reservation.seat.concert_date.date <= timezone.localdate(now):
+        raise DateClosed(DateClosed.too_late_to_cancel)
+
+
+def reservations_lock_for_date_cancel(*, concert_date_id: int, now: dt.datetime) -> list[Reservation]:
+    """Close the date (apps.concerts.services.concert_date_close: DATE_NOT_FOUND if there is no
+    such date), then lock its reservations that keep a seat at `now` (sold, or held and live),
+    with their user, seat and date, in pk order. No hold of the date is under way meanwhile: it would
+    hold the date's lock. Must run inside the cancel's transaction."""
+    concert_date = concert_date_close(concert_date_id=concert_date_id, now=now)
+    return lock_rows(
+        Reservation.objects.select_related("user", "seat__concert_date").filter(
+            taken_q(now), seat__concert_date=concert_date
+        )
+    )
+
+
+def reservations_cancel(*, reservations: list[Reservation], now: dt.datetime) -> None:
+    """Mark locked reservations CANCELLED: their seats are on sale again once the caller's
+    transaction commits, and the kept seat maps and date lists are dropped then. Must run inside
+    that transaction; the reservations must have their seat and date loaded."""
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations], status__in=SEAT_KEEPING).update(
+        status=Status.CANCELLED, cancelled_at=now
+    )
+    for reservation in reservations:
+        reservation.status, reservation.cancelled_at = Status.CANCELLED, now
+    dates = {reservation.seat.concert_date for reservation in reservations}
+    # After commit: before it, a reader could put the old body back for its second. The
+    # callback never raises for a Redis that is down (availability_changed logs it).
+    transaction.on_commit(lambda: [_availability_changed(concert_date=date, now=now) for date in dates])
 
 
 def holds_sweep(*, now: dt.datetime | None = None, batch_size: int | None = None) -> int:

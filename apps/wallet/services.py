@@ -4,6 +4,7 @@ changes never lose an update and the balance never leaves its range), then a led
 from django.db import transaction
 
 from apps.accounts.models import User
+from apps.common.locking import lock_rows
 from apps.common.sql import fetch_one
 from apps.wallet.errors import InsufficientBalance, InvalidAmount
 from apps.wallet.models import MAX_BALANCE, MAX_CHARGE, LedgerEntry, Wallet
@@ -56,6 +57,24 @@ def wallet_debit(*, user: User, amount: int, reference: str) -> int:
     if entry is None:
         raise InsufficientBalance()
     return entry.balance_after
+
+
+@transaction.atomic
+def wallet_refund(*, user: User, amount: int, reference: str) -> int:
+    """Give back money paid; returns the new balance. One refund per `reference` (a unique index
+    on the ledger), so a cause refunded twice fails whatever the caller does."""
+    if amount <= 0:
+        raise ValueError("a refund must be positive")
+    entry = _wallet_apply(user=user, amount=amount, kind=LedgerEntry.Kind.REFUND, reference=reference)
+    if entry is None:  # the wallet paid, so it exists: only the balance's upper bound is left
+        raise InvalidAmount(f"The refund would take the balance above {MAX_BALANCE:,} won.")
+    return entry.balance_after
+
+
+def wallets_lock(*, user_ids: list[int]) -> None:
+    """Lock these users' wallets in pk order (apps.common.locking), for a transaction that
+    changes several. Must run inside that transaction."""
+    lock_rows(Wallet.objects.filter(user_id__in=user_ids).only("pk"))
 
 
 @transaction.atomic

@@ -30,6 +30,7 @@ OPERATIONS = {
     ("/api/v1/reservations", "post"),
     ("/api/v1/reservations", "get"),
     ("/api/v1/reservations/{reservation_id}", "get"),
+    ("/api/v1/reservations/{reservation_id}/cancel", "post"),
     ("/api/v1/payments", "post"),
     ("/api/v1/users/{user_id}/wallet", "get"),
     ("/api/v1/users/{user_id}/wallet/charge", "post"),
@@ -69,6 +70,7 @@ def test_each_operation_names_the_credential_it_takes(schema):
     paths = schema["paths"]
     assert paths["/api/v1/reservations"]["post"]["security"] == [{"queueToken": []}]
     assert paths["/api/v1/reservations"]["get"]["security"] == [{"tokenAuth": []}]
+    assert paths["/api/v1/reservations/{reservation_id}/cancel"]["post"]["security"] == [{"tokenAuth": []}]
     assert paths["/api/v1/payments"]["post"]["security"] == [{"queueToken": []}]
     assert paths["/api/v1/queue/status"]["get"]["security"] == [{"queueToken": []}]
     assert paths["/api/v1/queue/tokens"]["post"]["security"] == [{"tokenAuth": []}]
@@ -82,7 +84,8 @@ def test_the_schema_names_every_error_code_of_the_contract(client):
         "VALIDATION_ERROR", "USERNAME_TAKEN", "AUTHENTICATION_FAILED", "QUEUE_TOKEN_MISSING", "QUEUE_TOKEN_INVALID",
         "QUEUE_TOKEN_EXPIRED", "QUEUE_TOKEN_NOT_ACTIVE", "CONCERT_NOT_FOUND", "DATE_NOT_FOUND", "SEAT_NOT_FOUND",
         "INVALID_DATE", "SEAT_UNAVAILABLE", "HOLD_LIMIT_REACHED", "DATE_CLOSED", "RESERVATION_NOT_FOUND",
-        "RESERVATION_EXPIRED", "RESERVATION_ALREADY_PAID", "INSUFFICIENT_BALANCE", "IDEMPOTENCY_KEY_REUSED",
+        "RESERVATION_EXPIRED", "RESERVATION_ALREADY_PAID", "RESERVATION_NOT_CANCELLABLE", "INSUFFICIENT_BALANCE",
+        "IDEMPOTENCY_KEY_REUSED",
         "INVALID_AMOUNT", "FORBIDDEN", "THROTTLED", "NOT_FOUND", "SERVICE_UNAVAILABLE",
     ]:  # fmt: skip
         assert code in text, code
@@ -135,7 +138,11 @@ def test_statuses_and_kinds_are_enums_of_every_value_the_model_has(schema, compo
 
 
 def test_the_idempotency_key_is_documented_as_the_contract_says(schema):
-    for path in ("/api/v1/payments", "/api/v1/users/{user_id}/wallet/charge"):
+    for path in (
+        "/api/v1/payments",
+        "/api/v1/users/{user_id}/wallet/charge",
+        "/api/v1/reservations/{reservation_id}/cancel",
+    ):
         (parameter,) = [p for p in schema["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
         assert parameter["in"] == "header"
         assert parameter["schema"] == {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$"}
@@ -224,3 +231,7 @@ def test_a_generated_client_builds_without_warnings_and_talks_to_the_api(generat
     assert api("queue.queue_status_retrieve").sync(client=booking) == token.parsed
     reservations = api("reservations.reservations_list").sync(client=account)
     assert isinstance(reservations, models.PaginatedReservationList) and reservations.results == []
+    missing = api("reservations.reservations_cancel").sync(
+        987_654, client=account, body=models.ReservationsCancelBody(), idempotency_key="c-1"
+    )
+    assert isinstance(missing, models.Problem) and (missing.status, missing.code) == (404, "RESERVATION_NOT_FOUND")

@@ -8,14 +8,15 @@ import pytest
 from django.db.models import Sum
 
 from apps.accounts.tests.factories import UserFactory
-from apps.common.tests.fixtures import client_with_queue_token
+from apps.common.tests.fixtures import client_with_key, client_with_queue_token
 from apps.common.tests.threads import run_in_threads
 from apps.concerts.tests.factories import date_with_seats
 from apps.payments import services as payment_services
+from apps.payments.audit import ledger_audit
 from apps.payments.models import Payment
-from apps.payments.services import payment_create
+from apps.payments.services import concert_date_cancel, payment_create, refund_reference, reservation_cancel
 from apps.queue.tests.factories import QueueEntryFactory
-from apps.reservations.errors import SeatUnavailable
+from apps.reservations.errors import DateClosed, ReservationExpired, ReservationNotCancellable, SeatUnavailable
 from apps.reservations.models import Reservation
 from apps.reservations.services import holds_sweep, reservation_hold
 from apps.reservations.tests.factories import ReservationFactory
@@ -214,3 +215,130 @@ def test_one_token_buys_once_even_when_two_payments_race():
     assert Payment.objects.count() == 1
     assert balance(user) == 1_000_000 - PRICE
     assert_ledger_adds_up(user)
+
+
+# --- cancelling ---
+
+
+def bought(user, seat) -> Reservation:
+    wallet_charge(user=user, amount=seat.price)
+    reservation = ReservationFactory(user=user, seat=seat)
+    payment_create(
+        user=user, reservation_ids=[reservation.pk], queue_entry_id=QueueEntryFactory(user=user, active=True).pk
+    )
+    return reservation
+
+
+def refunds_of(reservation) -> int:
+    return LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND, reference=refund_reference(reservation.pk)).count()
+
+
+def cancel_outcomes(user, reservation, count: int, headers=None) -> list[tuple[int, dict]]:
+    clients = [client_with_key(user) for _ in range(count)]
+
+    def post(index: int) -> tuple[int, dict]:
+        response = clients[index].post(
+            f"/api/v1/reservations/{reservation.pk}/cancel", {}, format="json", **(headers or {})
+        )
+        return response.status_code, response.json()
+
+    return run_in_threads(post, count)
+
+
+def test_twenty_cancels_of_one_bought_seat_at_once_refund_once():
+    user = UserFactory()
+    reservation = bought(user, date_with_seats(seats=1).seats.get())
+
+    outcomes = cancel_outcomes(user, reservation, 20)
+
+    assert Counter(status for status, _ in outcomes) == {200: 1, 409: 19}
+    assert [body["refund"] for status, body in outcomes if status == 200] == [PRICE]
+    assert {body["code"] for status, body in outcomes if status == 409} == {"RESERVATION_NOT_CANCELLABLE"}
+    assert balance(user) == PRICE
+    assert refunds_of(reservation) == 1
+    assert_ledger_adds_up(user)
+    assert ledger_audit() == []
+
+
+def test_twenty_retries_of_one_cancel_with_its_key_answer_alike_and_refund_once():
+    user = UserFactory()
+    reservation = bought(user, date_with_seats(seats=1).seats.get())
+
+    outcomes = cancel_outcomes(user, reservation, 20, headers={"HTTP_IDEMPOTENCY_KEY": "cancel-1"})
+
+    assert {status for status, _ in outcomes} == {200}
+    assert all(body == outcomes[0][1] for _, body in outcomes)
+    assert outcomes[0][1]["refund"] == PRICE
+    assert balance(user) == PRICE
+    assert refunds_of(reservation) == 1
+    assert ledger_audit() == []
+
+
+def test_a_date_called_off_while_its_buyers_cancel_refunds_each_seat_once():
+    concert_date = date_with_seats(seats=12)
+    buyers = [(user := UserFactory(), bought(user, seat)) for seat in concert_date.seats.order_by("number")]
+
+    def work(index: int):
+        if index == len(buyers):
+            return concert_date_cancel(concert_date_id=concert_date.pk)
+        user, reservation = buyers[index]
+        return reservation_cancel(user=user, reservation_id=reservation.pk)[1]
+
+    results = run_in_threads(work, len(buyers) + 1)
+
+    by_buyers = [result for result in results[:-1] if not isinstance(result, ReservationNotCancellable)]
+    assert all(result == PRICE for result in by_buyers), results
+    assert results[-1].refunded_seats + len(by_buyers) == len(buyers)
+    for user, reservation in buyers:
+        assert refunds_of(reservation) == 1
+        assert balance(user) == PRICE
+    assert set(Reservation.objects.values_list("status", flat=True)) == {Status.CANCELLED}
+    assert ledger_audit() == []
+
+
+def test_no_hold_outlives_a_date_called_off_while_people_hold_its_seats():
+    """Each hold either lands before the date closes (and the cancel releases it) or sees the
+    date closed: never a live hold on a closed date, never a deadlock or a 5xx."""
+    concert_date = date_with_seats(seats=16)
+    holders = [UserFactory() for _ in range(16)]
+
+    def work(index: int):
+        if index == len(holders):
+            return concert_date_cancel(concert_date_id=concert_date.pk)
+        return reservation_hold(
+            user=holders[index], concert_id=concert_date.concert_id, date=concert_date.date, seat_number=index + 1
+        )
+
+    results = run_in_threads(work, len(holders) + 1)
+
+    held = [result for result in results[:-1] if isinstance(result, Reservation)]
+    assert all(isinstance(result, (Reservation, DateClosed)) for result in results[:-1]), results
+    assert results[-1].released_holds == len(held)
+    assert not Reservation.objects.filter(status=Status.HELD).exists()
+    assert Reservation.objects.filter(status=Status.CANCELLED).count() == len(held)
+
+
+def test_payments_racing_a_date_called_off_are_all_refunded():
+    concert_date = date_with_seats(seats=10)
+    payers = []
+    for seat in concert_date.seats.order_by("number"):
+        user = UserFactory()
+        wallet_charge(user=user, amount=PRICE)
+        payers.append((user, ReservationFactory(user=user, seat=seat), QueueEntryFactory(user=user, active=True)))
+
+    def work(index: int):
+        if index == len(payers):
+            return concert_date_cancel(concert_date_id=concert_date.pk)
+        user, reservation, entry = payers[index]
+        return payment_create(user=user, reservation_ids=[reservation.pk], queue_entry_id=entry.pk)
+
+    results = run_in_threads(work, len(payers) + 1)
+
+    paid = [result for result in results[:-1] if isinstance(result, tuple)]
+    assert all(isinstance(result, (tuple, ReservationExpired)) for result in results[:-1]), results
+    assert results[-1].refunded_seats == len(paid)
+    assert results[-1].released_holds == len(payers) - len(paid)
+    assert set(Reservation.objects.values_list("status", flat=True)) == {Status.CANCELLED}
+    for user, _, _ in payers:
+        assert balance(user) == PRICE  # paid and refunded, or never charged
+    assert ledger_audit() == []

@@ -396,3 +396,51 @@ class TestMyReservations:
         reservation = ReservationFactory(seat=concert_date.seats.first())
 
         assert_problem(user_client.delete(f"{RESERVATIONS}/{reservation.pk}"), 405, "METHOD_NOT_ALLOWED")
+
+
+class TestExpiresAt:
+    """`expires_at` is when a HELD reservation's hold lapses, and null once it is not HELD."""
+
+    def test_null_unless_held_in_the_list_and_the_detail(self, user, user_client, concert_date):
+        seats = list(concert_date.seats.order_by("number"))
+        live = ReservationFactory(user=user, seat=seats[0])
+        others = [
+            ReservationFactory(user=user, seat=seats[1], confirmed=True),
+            ReservationFactory(user=user, seat=seats[2], expired=True),
+            ReservationFactory(user=user, seat=seats[3], lapsed=True),  # HELD in the table, EXPIRED to users
+            ReservationFactory(user=user, seat=seats[4], status=Status.CANCELLED, cancelled_at=timezone.now()),
+        ]
+
+        listed = {r["id"]: r for r in user_client.get(RESERVATIONS).json()["results"]}
+
+        assert parse_datetime(listed[live.pk]["expires_at"]) == live.expires_at
+        assert [(listed[r.pk]["status"], listed[r.pk]["expires_at"]) for r in others] == [
+            ("CONFIRMED", None),
+            ("EXPIRED", None),
+            ("EXPIRED", None),
+            ("CANCELLED", None),
+        ]
+        for reservation in others:
+            assert user_client.get(f"{RESERVATIONS}/{reservation.pk}").json()["expires_at"] is None
+
+
+class TestClosedDates:
+    @pytest.fixture
+    def called_off(self, concert_date):
+        concert_date.cancelled_at = timezone.now()
+        concert_date.save(update_fields=["cancelled_at"])
+        return concert_date
+
+    def test_a_date_called_off_shows_no_seat_available_and_is_not_listed(self, booking_client, called_off):
+        seats = booking_client.get(seats_url(called_off.concert_id, called_off.date)).json()["seats"]
+        dates = booking_client.get(dates_url(called_off.concert_id)).json()["dates"]
+
+        assert len(seats) == 10 and not any(seat["available"] for seat in seats)
+        assert dates == []
+
+    def test_holding_a_seat_of_a_date_called_off_is_date_closed(self, booking_client, called_off):
+        response = booking_client.post(RESERVATIONS, hold_body(called_off, 1), format="json")
+
+        body = assert_problem(response, 409, "DATE_CLOSED")
+        assert "called off" in body["detail"]
+        assert not Reservation.objects.exists()

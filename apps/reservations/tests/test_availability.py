@@ -31,9 +31,7 @@ def ttl_ms(key: str) -> int:
 
 def read_map(concert_date, now=None) -> bytes:
     now = now or timezone.now()
-    return seat_map_json(
-        concert_id=concert_date.concert_id, date=concert_date.date, today=timezone.localdate(now), now=now
-    )
+    return seat_map_json(concert_id=concert_date.concert_id, date=concert_date.date, now=now)
 
 
 def test_a_body_is_kept_for_at_most_a_second_and_served_without_sql(concert_date, django_assert_num_queries):
@@ -71,6 +69,17 @@ def test_on_a_date_before_today_no_seat_is_available():
     closed = date_with_seats(seats=3, date=timezone.localdate() - dt.timedelta(days=1))
 
     assert seats_of(read_map(closed)) == {1: False, 2: False, 3: False}
+
+
+def test_on_a_date_called_off_no_seat_is_available_and_the_date_is_not_listed(concert_date):
+    open_date = date_with_seats(seats=2, concert=concert_date.concert, date=concert_date.date + dt.timedelta(days=1))
+    concert_date.cancelled_at = timezone.now()
+    concert_date.save(update_fields=["cancelled_at"])
+    now = timezone.now()
+
+    assert not any(seats_of(read_map(concert_date)).values())
+    listed = json.loads(bookable_dates_json(concert_id=concert_date.concert_id, today=timezone.localdate(now), now=now))
+    assert listed["dates"] == [{"date": open_date.date.isoformat(), "available_seats": 2}]
 
 
 def test_the_dates_body_is_the_contracts(concert_date):

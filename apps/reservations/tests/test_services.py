@@ -11,7 +11,9 @@ from django_q.models import Schedule
 
 from apps.accounts.tests.factories import UserFactory
 from apps.concerts.errors import ConcertNotFound, DateNotFound, SeatNotFound
+from apps.concerts.models import ConcertDate
 from apps.concerts.tests.factories import date_with_seats
+from apps.reservations import services
 from apps.reservations.errors import (
     DateClosed,
     HoldLimitReached,
@@ -75,6 +77,14 @@ class TestHold:
         with pytest.raises(SeatUnavailable):
             hold(user, concert_date, 1)
 
+    def test_a_cancelled_reservation_gives_the_seat_back_and_counts_for_nothing(self, user, concert_date, settings):
+        settings.MAX_HOLDS_PER_USER = 1
+        ReservationFactory(
+            user=user, seat=concert_date.seats.get(number=1), status=Status.CANCELLED, cancelled_at=timezone.now()
+        )
+
+        assert hold(user, concert_date, 1).status == Status.HELD
+
     def test_a_lapsed_hold_is_free_at_once_without_any_sweep(self, user, concert_date):
         lapsed = ReservationFactory(seat=concert_date.seats.get(number=1), lapsed=True)
 
@@ -116,9 +126,31 @@ class TestHold:
         yesterday = date_with_seats(seats=1, date=timezone.localdate() - dt.timedelta(days=1))
         today = date_with_seats(seats=1, date=timezone.localdate())
 
-        with pytest.raises(DateClosed):
+        with pytest.raises(DateClosed) as raised:
             hold(user, yesterday, 1)
+        assert raised.value.detail == DateClosed.default_detail
         assert hold(user, today, 1).status == Status.HELD
+
+    def test_a_date_called_off_is_closed(self, user):
+        called_off = date_with_seats(seats=1, cancelled_at=timezone.now())
+
+        with pytest.raises(DateClosed) as raised:
+            hold(user, called_off, 1)
+        assert raised.value.detail == DateClosed.called_off
+        assert not Reservation.objects.exists()
+
+    def test_a_date_called_off_after_the_first_read_is_closed_inside_the_transaction(self, user, monkeypatch):
+        concert_date = date_with_seats(seats=1)
+        read_while_open = services.seat_for_hold(
+            concert_id=concert_date.concert_id, date=concert_date.date, seat_number=1, now=timezone.now()
+        )
+        ConcertDate.objects.filter(pk=concert_date.pk).update(cancelled_at=timezone.now())
+        monkeypatch.setattr(services, "seat_for_hold", lambda **kwargs: read_while_open)
+
+        with pytest.raises(DateClosed) as raised:
+            hold(user, concert_date, 1)
+        assert raised.value.detail == DateClosed.called_off
+        assert not Reservation.objects.exists()
 
     def test_unknown_concert_date_and_seat(self, user, concert_date):
         with pytest.raises(ConcertNotFound):
@@ -192,6 +224,15 @@ class TestLockPayable:
         reservation = ReservationFactory(user=user, seat=concert_date.seats.first(), expired=True)
 
         with pytest.raises(ReservationExpired), transaction.atomic():
+            locked = reservations_lock_payable(user=user, reservation_ids=[reservation.pk])
+            reservations_check_payable(reservations=locked, now=timezone.now())
+
+    def test_cancelled_is_no_longer_held(self, user, concert_date):
+        reservation = ReservationFactory(
+            user=user, seat=concert_date.seats.first(), status=Status.CANCELLED, cancelled_at=timezone.now()
+        )
+
+        with pytest.raises(ReservationExpired, match="cancelled"), transaction.atomic():
             locked = reservations_lock_payable(user=user, reservation_ids=[reservation.pk])
             reservations_check_payable(reservations=locked, now=timezone.now())
 

@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 from apps.wallet.errors import InsufficientBalance, InvalidAmount
 from apps.wallet.models import MAX_BALANCE, LedgerEntry, Wallet
 from apps.wallet.selectors import wallet_balance
-from apps.wallet.services import wallet_adjust, wallet_charge, wallet_debit
+from apps.wallet.services import wallet_adjust, wallet_charge, wallet_debit, wallet_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +71,34 @@ def test_the_ledger_replays_to_the_balance(user):
     wallet_adjust(user=user, amount=20, reason="fix")
 
     assert sum(LedgerEntry.objects.values_list("amount", flat=True)) == wallet_balance(user=user) == 770
+
+
+def test_a_refund_gives_money_back_through_the_ledger(user):
+    wallet_charge(user=user, amount=1_000)
+    wallet_debit(user=user, amount=600, reference="payment:1")
+
+    assert wallet_refund(user=user, amount=600, reference="reservation:1") == 1_000
+
+    entry = LedgerEntry.objects.latest("id")
+    assert (entry.kind, entry.amount, entry.balance_after, entry.reference) == ("REFUND", 600, 1_000, "reservation:1")
+    assert wallet_balance(user=user) == 1_000
+
+
+def test_one_cause_is_refunded_once(user):
+    wallet_charge(user=user, amount=1_000)
+    wallet_refund(user=user, amount=10, reference="reservation:1")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        wallet_refund(user=user, amount=10, reference="reservation:1")
+    assert wallet_balance(user=user) == 1_010
+    assert wallet_refund(user=user, amount=10, reference="reservation:2") == 1_020
+
+
+def test_a_refund_past_the_balance_limit_is_refused_and_changes_nothing(user):
+    wallet_charge(user=user, amount=1_000)
+    Wallet.objects.filter(user=user).update(balance=MAX_BALANCE)  # as if charged to the limit
+    LedgerEntry.objects.filter(wallet__user=user).update(amount=MAX_BALANCE, balance_after=MAX_BALANCE)
+
+    with pytest.raises(InvalidAmount):
+        wallet_refund(user=user, amount=1, reference="reservation:1")
+    assert wallet_balance(user=user) == MAX_BALANCE
