@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Max, Min
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.common.errors import ValidationFailed
 from apps.common.formats import won
@@ -111,7 +113,7 @@ class ConcertAdmin(admin.ModelAdmin):
     """A sale set up on one page: the concert, its dates, and each date's seats in one step."""
 
     form = ConcertForm
-    list_display = ("id", "title", "venue", "date_count", "created_at")
+    list_display = ("id", "title", "venue", "date_count", "created_at", "live_sale")
     search_fields = ("title", "venue")
     inlines = [ConcertDateInline]
     fieldsets = [
@@ -133,6 +135,12 @@ class ConcertAdmin(admin.ModelAdmin):
     @admin.display(description="Dates", ordering="date_total")
     def date_count(self, obj):
         return obj.date_total
+
+    @admin.display(description="Sale")
+    def live_sale(self, obj):
+        # The live sale page is the payments app's (it sees the queue and the money); this app
+        # links to it by name and imports nothing of it.
+        return format_html('<a href="{}">Live sale</a>', reverse("admin:payments_sale", args=[obj.pk]))
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)  # the dates first: their seats come next

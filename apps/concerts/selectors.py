@@ -1,6 +1,6 @@
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.db.models import Min, Q, QuerySet
 
 from apps.common.fields import is_storable_id
 from apps.concerts.errors import ConcertNotFound, DateNotFound, SeatNotFound
@@ -47,3 +47,14 @@ def seat_get(*, concert_id: int, date: dt.date, seat_number: int) -> Seat:
         concert_date_get(concert_id=concert_id, date=date)
         raise SeatNotFound()
     return seat
+
+
+def concerts_coming_up(*, today: dt.date, limit: int = 20) -> QuerySet[Concert]:
+    """Concerts with a date today or later that is not called off, soonest first, each annotated
+    with that `next_date` (for staff: the admin index's live sales)."""
+    coming = Q(dates__date__gte=today, dates__cancelled_at__isnull=True)
+    return (
+        Concert.objects.annotate(next_date=Min("dates__date", filter=coming))
+        .filter(next_date__isnull=False)
+        .order_by("next_date", "id")[:limit]
+    )

@@ -3,6 +3,7 @@ import math
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db.models import Count, Q
 
 from apps.common.sql import column_names, fetch_one, instance_from_row
 from apps.queue.errors import QueueTokenInvalid
@@ -93,3 +94,18 @@ def poll_after_seconds(place: Place) -> int:
     if place.status != Status.WAITING or wait is None:
         return longest
     return max(1, min(longest, wait // 5, 1 + place.position // 10))
+
+
+def admissions_per_minute(*, now: dt.datetime, minutes: int = 5) -> list[int]:
+    """Admissions PostgreSQL has recorded in each of the last `minutes` minutes before `now`,
+    oldest first (for staff: the live sale page). PostgreSQL learns of an admission when its
+    holder next books or the scheduled task runs, so the newest minute may still grow. One query;
+    admitted_at has no index of its own, so it reads the table: fine for a page, not a hot path."""
+    minute = dt.timedelta(minutes=1)
+    within = {
+        back: Q(admitted_at__gt=now - (back + 1) * minute, admitted_at__lte=now - back * minute)
+        for back in range(minutes)
+    }
+    buckets = {f"m{back}": Count("pk", filter=q) for back, q in within.items()}
+    counts = QueueEntry.objects.filter(admitted_at__gt=now - minutes * minute).aggregate(**buckets)
+    return [counts[f"m{back}"] for back in reversed(range(minutes))]

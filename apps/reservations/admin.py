@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from apps.common.fields import positive_int_or_none
@@ -98,13 +99,13 @@ class ConcertDateAdmin(admin.ModelAdmin):
     """A concert date: how many seats are free, held and sold right now, its seats as a grid,
     and the box office's steps for it (generate seats, the live sale, cancel the date)."""
 
-    list_display = ("concert", "date", "seat_total", "free", "held", "sold")
+    list_display = ("concert", "date", "state", "seat_total", "free", "held", "sold", "live_sale")
     list_filter = ("concert", "date")
     search_fields = ("concert__title",)
     list_select_related = ("concert",)
-    fields = ("concert", "date", "seat_grid")
-    readonly_fields = ("seat_grid",)
-    actions = ["generate_seats"]
+    fields = ("concert", "date", "cancelled_at", "seat_grid")
+    readonly_fields = ("cancelled_at", "seat_grid")
+    actions = ["generate_seats", "cancel_dates"]
 
     def get_queryset(self, request):
         return with_seat_counts(super().get_queryset(request), now=timezone.now())
@@ -133,6 +134,17 @@ class ConcertDateAdmin(admin.ModelAdmin):
     def free(self, obj):
         return obj.seat_total - obj.held_count - obj.sold_count
 
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj.cancelled_at is not None:
+            return "called off"
+        return "past" if obj.is_closed(timezone.localdate()) else "on sale"
+
+    @admin.display(description="Sale")
+    def live_sale(self, obj):
+        # The live sale page is the payments app's (it sees the money); this app links to it by name.
+        return format_html('<a href="{}">Live sale</a>', reverse("admin:payments_sale", args=[obj.concert_id]))
+
     @admin.display(description="Seats now")
     def seat_grid(self, obj):
         if obj.pk is None:
@@ -146,12 +158,20 @@ class ConcertDateAdmin(admin.ModelAdmin):
                 "seats": cells,
                 "counts": {name: sum(cell["state"] == name for cell in cells) for name in state.values()},
                 "price_ranges": [(numbers, won(price)) for numbers, price in price_ranges(seats)],
+                "concert_date": obj,
+                "closed": obj.is_closed(timezone.localdate()),
             },
         )
 
     @admin.action(description="Generate seats for the selected dates", permissions=["change"])
     def generate_seats(self, request, queryset):
         url = reverse("admin:concerts_concertdate_generate_seats")
+        return HttpResponseRedirect(with_ids(url, queryset.values_list("pk", flat=True)))
+
+    @admin.action(description="Call off the selected dates (refund every seat sold)…", permissions=["change"])
+    def cancel_dates(self, request, queryset):
+        # Calling a date off moves money, so the page is the payments app's; it asks before it acts.
+        url = reverse("admin:payments_concert_dates_cancel")
         return HttpResponseRedirect(with_ids(url, queryset.values_list("pk", flat=True)))
 
     def generate_seats_view(self, request):

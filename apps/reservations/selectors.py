@@ -267,6 +267,15 @@ def _seat_counts(dates: QuerySet[ConcertDate], *, now: dt.datetime) -> list[Date
     ]
 
 
+def refunded_reservation_dates(*, concert_id: int) -> dict[int, int]:
+    """The concert's reservations that were bought and then cancelled (refunded), as
+    {reservation id: its concert date id}."""
+    refunded = Reservation.objects.filter(
+        seat__concert_date__concert_id=concert_id, status=Status.CANCELLED, confirmed_at__isnull=False
+    )
+    return dict(refunded.values_list("pk", "seat__concert_date_id"))
+
+
 # --- for the metrics: the whole sale's reservations ---
 
 

@@ -20,3 +20,9 @@ def ledger_kind_totals() -> dict[str, tuple[int, int]]:
     kind present. One GROUP BY over the ledger, read on each metrics scrape."""
     rows = LedgerEntry.objects.values("kind").annotate(n=Count("pk"), won=Sum(Abs("amount"))).order_by()
     return {kind: (0, 0) for kind in LedgerEntry.Kind.values} | {row["kind"]: (row["n"], row["won"]) for row in rows}
+
+
+def refunds_by_reference(*, references: list[str]) -> dict[str, int]:
+    """The won each of these references got back in REFUND ledger entries (at most one each)."""
+    refunds = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND, reference__in=references)
+    return dict(refunds.values_list("reference", "amount"))
