@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
@@ -10,5 +11,5 @@ class ApiKeyAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         user = user_for_api_key(key=key)
         if user is None:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
         return user, None

@@ -4,6 +4,7 @@ import unicodedata
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from apps.accounts.errors import UsernameTaken
 from apps.accounts.models import ApiKey, User
@@ -43,7 +44,8 @@ def _username_check(username: str) -> None:
         User._meta.get_field("username").clean(username, None)
     except DjangoValidationError as exc:
         raise ValidationFailed(
-            "The username is not valid.", errors=[{"field": "username", "message": message} for message in exc.messages]
+            _("The username is not valid."),
+            errors=[{"field": "username", "message": message} for message in exc.messages],
         ) from exc
 
 

@@ -1,11 +1,16 @@
-"""The one base class for domain errors. The exception handler turns each into problem details."""
+"""The one base class for domain errors. The exception handler turns each into problem details.
+
+`title` and `default_detail` are marked for translation (gettext_lazy) and become text in the
+request's language when the answer is written; `code` and `status` never change."""
+
+from django.utils.translation import gettext_lazy as _
 
 
 class ApplicationError(Exception):
     status = 400
     code = "BAD_REQUEST"
-    title = "Bad request"
-    default_detail = "The request could not be processed."
+    title = _("Bad request")
+    default_detail = _("The request could not be processed.")
     # For 401s: the credential scheme to name in the WWW-Authenticate header HTTP requires.
     www_authenticate: str | None = None
 
@@ -16,27 +21,27 @@ class ApplicationError(Exception):
 
 
 class ValidationFailed(ApplicationError):
-    status, code, title = 400, "VALIDATION_ERROR", "Invalid request"
-    default_detail = "The request body is not valid."
+    status, code, title = 400, "VALIDATION_ERROR", _("Invalid request")
+    default_detail = _("The request body is not valid.")
 
 
 class InvalidDate(ApplicationError):
     """A date in a path or body not written as the contract writes dates."""
 
-    status, code, title = 400, "INVALID_DATE", "Invalid date"
-    default_detail = "A date must be written YYYY-MM-DD."
+    status, code, title = 400, "INVALID_DATE", _("Invalid date")
+    default_detail = _("A date must be written YYYY-MM-DD.")
 
 
 class Forbidden(ApplicationError):
-    status, code, title = 403, "FORBIDDEN", "Forbidden"
-    default_detail = "You may not access this resource."
+    status, code, title = 403, "FORBIDDEN", _("Forbidden")
+    default_detail = _("You may not access this resource.")
 
 
 class IdempotencyKeyReused(ApplicationError):
-    status, code, title = 422, "IDEMPOTENCY_KEY_REUSED", "Idempotency key reused"
-    default_detail = "This Idempotency-Key was already used with a different request body."
+    status, code, title = 422, "IDEMPOTENCY_KEY_REUSED", _("Idempotency key reused")
+    default_detail = _("This Idempotency-Key was already used with a different request body.")
 
 
 class ServiceUnavailable(ApplicationError):
-    status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
-    default_detail = "The database or the shared store is unavailable or busy. Retry shortly."
+    status, code, title = 503, "SERVICE_UNAVAILABLE", _("Service unavailable")
+    default_detail = _("The database or the shared store is unavailable or busy. Retry shortly.")

@@ -8,6 +8,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -21,27 +22,28 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-# DRF exception class -> (code, title). Checked in order, so subclasses come first.
+# DRF exception class -> (code, title). Checked in order, so subclasses come first. The titles
+# and every detail follow the request's language (LocaleMiddleware; DRF translates its own).
 DRF_CODES: list[tuple[type[Exception], str, str]] = [
-    (exceptions.ValidationError, "VALIDATION_ERROR", "Invalid request"),
-    (exceptions.ParseError, "VALIDATION_ERROR", "Malformed request body"),
-    (exceptions.AuthenticationFailed, "AUTHENTICATION_FAILED", "Authentication failed"),
-    (exceptions.NotAuthenticated, "AUTHENTICATION_FAILED", "Authentication failed"),
-    (exceptions.PermissionDenied, "FORBIDDEN", "Forbidden"),
-    (exceptions.NotFound, "NOT_FOUND", "Not found"),
-    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED", "Method not allowed"),
-    (exceptions.NotAcceptable, "NOT_ACCEPTABLE", "Not acceptable"),
-    (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"),
-    (exceptions.Throttled, "THROTTLED", "Too many requests"),
+    (exceptions.ValidationError, "VALIDATION_ERROR", _("Invalid request")),
+    (exceptions.ParseError, "VALIDATION_ERROR", _("Malformed request body")),
+    (exceptions.AuthenticationFailed, "AUTHENTICATION_FAILED", _("Authentication failed")),
+    (exceptions.NotAuthenticated, "AUTHENTICATION_FAILED", _("Authentication failed")),
+    (exceptions.PermissionDenied, "FORBIDDEN", _("Forbidden")),
+    (exceptions.NotFound, "NOT_FOUND", _("Not found")),
+    (exceptions.MethodNotAllowed, "METHOD_NOT_ALLOWED", _("Method not allowed")),
+    (exceptions.NotAcceptable, "NOT_ACCEPTABLE", _("Not acceptable")),
+    (exceptions.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", _("Unsupported media type")),
+    (exceptions.Throttled, "THROTTLED", _("Too many requests")),
 ]
 
 
 def problem_body(*, status: int, code: str, title: str, detail: str, errors=None) -> dict:
     body = {
         "type": f"https://concert-booking.example/problems/{code.lower().replace('_', '-')}",
-        "title": title,
+        "title": str(title),  # lazy translations become text in the active language here
         "status": status,
-        "detail": detail,
+        "detail": str(detail),
         "code": code,
     }
     if errors:
@@ -110,7 +112,7 @@ def problem_exception_handler(exc, context):
         return None  # a real bug: Django's handler500 renders it as problem details
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    code, title = "ERROR", "Error"
+    code, title = "ERROR", _("Error")
     for exc_class, mapped_code, mapped_title in DRF_CODES:
         if isinstance(exc, exc_class):
             code, title = mapped_code, mapped_title

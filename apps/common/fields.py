@@ -5,6 +5,7 @@ import argparse
 import datetime as dt
 import re
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from apps.common.errors import InvalidDate
@@ -43,7 +44,7 @@ def parse_concert_date(value: str) -> dt.date:
 class StrictIntegerField(serializers.IntegerField):
     """An integer that must be a JSON integer: "5", 5.0 and true are rejected, not coerced."""
 
-    default_error_messages = {"invalid": "A JSON integer is required."}
+    default_error_messages = {"invalid": _("A JSON integer is required.")}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
@@ -54,7 +55,7 @@ class StrictIntegerField(serializers.IntegerField):
 class StrictCharField(serializers.CharField):
     """A string that must be a JSON string: numbers are rejected, not turned into text."""
 
-    default_error_messages = {"invalid": "A JSON string is required."}
+    default_error_messages = {"invalid": _("A JSON string is required.")}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

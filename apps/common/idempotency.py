@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -56,8 +57,12 @@ def idempotency_key_from(request) -> str | None:
     """The request's key; None without the header; VALIDATION_ERROR if it is malformed."""
     key = _header_key(request)
     if key is None and request.headers.get(HEADER) is not None:
-        message = f"1 to {MAX_KEY_LENGTH} visible ASCII characters (no spaces)."
-        raise ValidationFailed(f"{HEADER} must be {message}", errors=[{"field": HEADER, "message": message}])
+        message = _("1 to %(max)s visible ASCII characters (no spaces).") % {"max": MAX_KEY_LENGTH}
+        raise ValidationFailed(
+            _("%(header)s must be 1 to %(max)s visible ASCII characters (no spaces).")
+            % {"header": HEADER, "max": MAX_KEY_LENGTH},
+            errors=[{"field": HEADER, "message": message}],
+        )
     return key
 
 

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework.pagination import PageNumberPagination
 
 from apps.common.errors import ValidationFailed
@@ -20,9 +21,9 @@ class PagePagination(PageNumberPagination):
             return self.page_size
         size = positive_int_or_none(raw, maximum=self.max_page_size)
         if size is None:
-            message = f"A whole number from 1 to {self.max_page_size}."
+            message = _("A whole number from 1 to %(max)s.") % {"max": self.max_page_size}
             raise ValidationFailed(
-                f"page_size must be a whole number from 1 to {self.max_page_size}.",
+                _("page_size must be a whole number from 1 to %(max)s.") % {"max": self.max_page_size},
                 errors=[{"field": self.page_size_query_param, "message": message}],
             )
         return size

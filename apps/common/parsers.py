@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -9,4 +10,4 @@ class JSONParser(parsers.JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
-            raise ParseError("JSON parse error - nested too deeply.") from exc
+            raise ParseError(_("JSON parse error - nested too deeply.")) from exc

@@ -1,5 +1,6 @@
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.views import defaults
 
 from apps.common.exception_handler import problem_json_response
@@ -29,18 +30,24 @@ def not_found(request, exception=None):
     if not request.path.startswith("/api/"):
         return defaults.page_not_found(request, exception)
     return problem_json_response(
-        status=404, code="NOT_FOUND", title="Not found", detail=f"No route matches {request.path}."
+        status=404,
+        code="NOT_FOUND",
+        title=gettext("Not found"),
+        detail=gettext("No route matches %(path)s.") % {"path": request.path},
     )
 
 
 def bad_request(request, exception=None):
     """Requests Django refuses before any view (unknown Host, body over the size limit)."""
     return problem_json_response(
-        status=400, code="BAD_REQUEST", title="Bad request", detail="The request could not be read."
+        status=400, code="BAD_REQUEST", title=gettext("Bad request"), detail=gettext("The request could not be read.")
     )
 
 
 def server_error(request):
     return problem_json_response(
-        status=500, code="INTERNAL_ERROR", title="Internal server error", detail="An unexpected error occurred."
+        status=500,
+        code="INTERNAL_ERROR",
+        title=gettext("Internal server error"),
+        detail=gettext("An unexpected error occurred."),
     )

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,7 +27,7 @@ class ReservationIdsField(serializers.ListField):
     def to_internal_value(self, data):
         ids = super().to_internal_value(data)
         if len(set(ids)) != len(ids):
-            raise serializers.ValidationError("Each reservation may be listed once.")
+            raise serializers.ValidationError(_("Each reservation may be listed once."))
         return sorted(ids)
 
 

@@ -20,6 +20,7 @@ import time
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.accounts.models import ApiKey, User
 from apps.accounts.selectors import user_for_api_key
@@ -102,7 +103,7 @@ def _ensure_line_loaded(*, now: dt.datetime) -> None:
                 line.rebuild_unlock()
             return
         if time.monotonic() > deadline:
-            raise ServiceUnavailable("The waiting line is being restored. Retry shortly.")
+            raise ServiceUnavailable(gettext("The waiting line is being restored. Retry shortly."))
         time.sleep(0.05)
 
 
@@ -219,7 +220,7 @@ def queue_token_issue(*, user: User, now: dt.datetime | None = None) -> tuple[Qu
             return live, place, False
         # The line dropped it (abandoned) before the scheduled sync wrote that down.
         _end_stored(entry_ids=[live.pk], now=now)
-    raise ServiceUnavailable("Could not issue a queue token. Retry shortly.")
+    raise ServiceUnavailable(gettext("Could not issue a queue token. Retry shortly."))
 
 
 def queue_token_issue_for_api_key(

@@ -3,6 +3,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.common.fields import is_storable_id
@@ -20,7 +21,7 @@ from apps.reservations.errors import (
     SeatUnavailable,
 )
 from apps.reservations.models import SEAT_KEEPING, Reservation, taken_q
-from apps.reservations.selectors import hold_allowance, seat_for_hold
+from apps.reservations.selectors import SeatForHold, hold_allowance, seat_for_hold
 
 Status = Reservation.Status
 
@@ -37,10 +38,24 @@ def reservation_hold(
         raise DateClosed(DateClosed.called_off if seat.concert_date.cancelled_at else None)
     # Most losers of a rush stop here: one query, no transaction, no lock.
     if found.booking_status is not None:
-        raise SeatUnavailable()
-    reservation = _seat_hold(user=user, seat=seat, now=now)
+        raise _seat_unavailable(found, user=user)
+    try:
+        reservation = _seat_hold(user=user, seat=seat, now=now)
+    except SeatUnavailable:
+        # Lost a race for the seat: say whose it is now (the winner has committed).
+        found = seat_for_hold(concert_id=concert_id, date=date, seat_number=seat_number, now=now)
+        raise _seat_unavailable(found, user=user) from None
     _availability_changed(concert_date=seat.concert_date, now=now)  # committed by now
     return reservation
+
+
+def _seat_unavailable(found: SeatForHold, *, user: User) -> SeatUnavailable:
+    """SEAT_UNAVAILABLE, worded for whoever has the seat: the user asking, or someone else."""
+    if found.holder_id != user.pk:
+        return SeatUnavailable()
+    return SeatUnavailable(
+        SeatUnavailable.bought_by_you if found.booking_status == Status.CONFIRMED else SeatUnavailable.held_by_you
+    )
 
 
 def _availability_changed(*, concert_date: ConcertDate, now: dt.datetime) -> None:
@@ -89,11 +104,15 @@ def reservations_check_payable(*, reservations: list[Reservation], now: dt.datet
     for reservation in reservations:
         status = reservation.effective_status(now)
         if status == Status.CONFIRMED:
-            raise ReservationAlreadyPaid(f"Reservation {reservation.pk} is already paid.")
+            raise ReservationAlreadyPaid(_("Reservation %(id)s is already paid.") % {"id": reservation.pk})
         if status == Status.EXPIRED:
-            raise ReservationExpired(f"The hold of reservation {reservation.pk} lapsed before payment.")
+            raise ReservationExpired(
+                _("The hold of reservation %(id)s lapsed before payment.") % {"id": reservation.pk}
+            )
         if status == Status.CANCELLED:
-            raise ReservationExpired(f"Reservation {reservation.pk} was cancelled; its seat is no longer held for you.")
+            raise ReservationExpired(
+                _("Reservation %(id)s was cancelled; its seat is no longer held for you.") % {"id": reservation.pk}
+            )
 
 
 def reservations_confirm(*, reservations: list[Reservation], now: dt.datetime) -> None:

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -23,7 +24,7 @@ USER_ID_PARAMETER = OpenApiParameter(
 class IsWalletOwner(BasePermission):
     """Only the caller's own id; any other id, existing or not, is 403 (nothing is revealed)."""
 
-    message = "You may only access your own wallet."
+    message = gettext_lazy("You may only access your own wallet.")
 
     def has_permission(self, request, view):
         return str(request.user.pk) == view.kwargs["user_id"]

@@ -2,12 +2,14 @@
 changes never lose an update and the balance never leaves its range), then a ledger row."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.common.locking import lock_rows
 from apps.common.sql import fetch_one
 from apps.wallet.errors import InsufficientBalance, InvalidAmount
 from apps.wallet.models import MAX_BALANCE, MAX_CHARGE, LedgerEntry, Wallet
+from apps.wallet.selectors import wallet_balance
 
 # The ORM's update() cannot return the balance it made: written out, it is one round trip.
 _APPLY = f"""
@@ -44,7 +46,7 @@ def wallet_charge(*, user: User, amount: int) -> int:
     _wallet_ensure(user=user)
     entry = _wallet_apply(user=user, amount=amount, kind=LedgerEntry.Kind.CHARGE, reference="charge")
     if entry is None:
-        raise InvalidAmount(f"The balance may not exceed {MAX_BALANCE:,} won.")
+        raise InvalidAmount(_("The balance may not exceed %(max)s won.") % {"max": f"{MAX_BALANCE:,}"})
     return entry.balance_after
 
 
@@ -55,7 +57,7 @@ def wallet_debit(*, user: User, amount: int, reference: str) -> int:
         raise ValueError("a debit must be positive")
     entry = _wallet_apply(user=user, amount=-amount, kind=LedgerEntry.Kind.PAYMENT, reference=reference)
     if entry is None:
-        raise InsufficientBalance()
+        raise InsufficientBalance.short_by(amount - wallet_balance(user=user))
     return entry.balance_after
 
 
@@ -67,7 +69,7 @@ def wallet_refund(*, user: User, amount: int, reference: str) -> int:
         raise ValueError("a refund must be positive")
     entry = _wallet_apply(user=user, amount=amount, kind=LedgerEntry.Kind.REFUND, reference=reference)
     if entry is None:  # the wallet paid, so it exists: only the balance's upper bound is left
-        raise InvalidAmount(f"The refund would take the balance above {MAX_BALANCE:,} won.")
+        raise InvalidAmount(_("The refund would take the balance above %(max)s won.") % {"max": f"{MAX_BALANCE:,}"})
     return entry.balance_after
 
 
@@ -81,9 +83,9 @@ def wallets_lock(*, user_ids: list[int]) -> None:
 def wallet_adjust(*, user: User, amount: int, reason: str) -> LedgerEntry:
     """A staff correction, recorded like any other change."""
     if amount == 0:
-        raise InvalidAmount("An adjustment must not be zero.")
+        raise InvalidAmount(_("An adjustment must not be zero."))
     _wallet_ensure(user=user)
     entry = _wallet_apply(user=user, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, reference=reason[:100])
     if entry is None:
-        raise InvalidAmount("The adjustment would take the balance out of range.")
+        raise InvalidAmount(_("The adjustment would take the balance out of range."))
     return entry

@@ -444,3 +444,23 @@ class TestClosedDates:
         body = assert_problem(response, 409, "DATE_CLOSED")
         assert "called off" in body["detail"]
         assert not Reservation.objects.exists()
+
+
+class TestSeatIsYours:
+    """Re-holding a seat you hold or bought: the same 409 SEAT_UNAVAILABLE, words that say it is yours."""
+
+    @pytest.mark.parametrize("trait", [{}, {"confirmed": True}], ids=["held", "bought"])
+    def test_my_own_seat_says_so(self, booking_client, user, concert_date, trait):
+        ReservationFactory(user=user, seat=concert_date.seats.get(number=4), **trait)
+        ReservationFactory(seat=concert_date.seats.get(number=5), **trait)
+
+        mine = assert_problem(
+            booking_client.post(RESERVATIONS, hold_body(concert_date, 4), format="json"), 409, "SEAT_UNAVAILABLE"
+        )
+        theirs = assert_problem(
+            booking_client.post(RESERVATIONS, hold_body(concert_date, 5), format="json"), 409, "SEAT_UNAVAILABLE"
+        )
+
+        assert mine["detail"].startswith("You already ")
+        assert theirs["detail"] == "Someone else holds or bought this seat."
+        assert mine["title"] == theirs["title"]

@@ -23,6 +23,7 @@ from apps.reservations.errors import (
     SeatUnavailable,
 )
 from apps.reservations.models import Reservation
+from apps.reservations.selectors import SeatForHold, seat_for_hold
 from apps.reservations.services import (
     holds_sweep,
     reservation_hold,
@@ -67,15 +68,34 @@ class TestHold:
     def test_a_held_or_sold_seat_is_unavailable(self, user, concert_date, trait):
         ReservationFactory(seat=concert_date.seats.get(number=1), **trait)
 
-        with pytest.raises(SeatUnavailable):
+        with pytest.raises(SeatUnavailable) as raised:
             hold(user, concert_date, 1)
+        assert raised.value.detail == SeatUnavailable.default_detail  # someone else's
         assert not Reservation.objects.filter(user=user).exists()
 
-    def test_my_own_held_seat_is_unavailable_to_me_too(self, user, concert_date):
-        hold(user, concert_date, 1)
+    @pytest.mark.parametrize(
+        "trait, detail",
+        [({}, SeatUnavailable.held_by_you), ({"confirmed": True}, SeatUnavailable.bought_by_you)],
+        ids=["held", "bought"],
+    )
+    def test_my_own_seat_is_unavailable_to_me_too_and_says_it_is_mine(self, user, concert_date, trait, detail):
+        ReservationFactory(user=user, seat=concert_date.seats.get(number=1), **trait)
 
-        with pytest.raises(SeatUnavailable):
+        with pytest.raises(SeatUnavailable) as raised:
             hold(user, concert_date, 1)
+        assert raised.value.detail == detail
+        assert Reservation.objects.filter(user=user).count() == 1
+
+    def test_losing_a_race_for_my_own_seat_says_it_is_mine(self, user, concert_date, monkeypatch):
+        """The first read found the seat free; by the insert, another request of mine had it."""
+        ReservationFactory(user=user, seat=concert_date.seats.get(number=1))
+        seat = concert_date.seats.select_related("concert_date").get(number=1)
+        reads = iter([SeatForHold(seat=seat, booking_status=None, holder_id=None)])  # then the real one
+        monkeypatch.setattr(services, "seat_for_hold", lambda **kwargs: next(reads, None) or seat_for_hold(**kwargs))
+
+        with pytest.raises(SeatUnavailable) as raised:
+            hold(user, concert_date, 1)
+        assert raised.value.detail == SeatUnavailable.held_by_you
 
     def test_a_cancelled_reservation_gives_the_seat_back_and_counts_for_nothing(self, user, concert_date, settings):
         settings.MAX_HOLDS_PER_USER = 1

@@ -73,6 +73,23 @@ def test_the_ledger_replays_to_the_balance(user):
     assert sum(LedgerEntry.objects.values_list("amount", flat=True)) == wallet_balance(user=user) == 770
 
 
+@pytest.mark.parametrize(
+    "balance, amount, detail", [(138_000, 150_000, "You need 12,000 won more."), (0, 5, "You need 5 won more.")]
+)
+def test_an_insufficient_balance_says_the_shortfall(user, balance, amount, detail):
+    if balance:
+        wallet_charge(user=user, amount=balance)
+
+    with pytest.raises(InsufficientBalance) as raised:
+        wallet_debit(user=user, amount=amount, reference="payment:1")
+
+    assert raised.value.detail == detail
+
+
+def test_with_no_shortfall_left_the_general_text_is_said():
+    assert InsufficientBalance.short_by(0).detail == InsufficientBalance.default_detail
+
+
 def test_a_refund_gives_money_back_through_the_ledger(user):
     wallet_charge(user=user, amount=1_000)
     wallet_debit(user=user, amount=600, reference="payment:1")
