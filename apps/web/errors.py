@@ -34,6 +34,9 @@ MESSAGES = {
         "Your hold on the seat lapsed before you paid, so the seat was released. Pick it again if it is still free."
     ),
     reservations.ReservationAlreadyPaid: _("These seats are already paid for."),
+    reservations.ReservationNotCancellable: _(
+        "This booking is already cancelled, or its hold has lapsed: there is nothing left to cancel."
+    ),
     wallet.InsufficientBalance: _(
         "Your wallet does not have enough money for this payment. Top it up, then pay again."
     ),

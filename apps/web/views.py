@@ -1,10 +1,11 @@
 """Pages for concert-goers: sign up or in, the waiting room, a concert's dates, the seat map,
-checkout and the confirmation.
+checkout and the confirmation; their tickets (and cancelling one) and their wallet.
 
 They call the same services and selectors as the API. Domain errors become messages in the
 visitor's language (apps.web.errors); every form is a CSRF-protected POST that redirects.
 """
 
+import dataclasses
 import math
 
 from django.contrib import messages
@@ -13,11 +14,12 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.selectors import user_for_api_key
 from apps.accounts.services import user_create
@@ -25,12 +27,21 @@ from apps.common.errors import ApplicationError, ValidationFailed
 from apps.common.fields import parse_concert_date, positive_int_or_none
 from apps.concerts.errors import ConcertNotFound, SeatNotFound
 from apps.concerts.selectors import concert_get, concert_list
-from apps.payments.services import payment_create
+from apps.payments.services import payment_create, reservation_cancel
 from apps.queue.selectors import estimated_wait_seconds, place_is_admitted, poll_after_seconds, queue_token
 from apps.queue.services import queue_poll, queue_token_issue
-from apps.reservations.errors import ReservationExpired, SeatUnavailable
-from apps.reservations.selectors import bookable_dates, hold_allowance, holds_report, reservations_of, seat_map
-from apps.reservations.services import reservation_hold
+from apps.reservations.errors import DateClosed, ReservationExpired, SeatUnavailable
+from apps.reservations.selectors import (
+    bookable_dates,
+    concert_ids_on_sale,
+    hold_allowance,
+    holds_report,
+    reservation_get,
+    reservations_of,
+    seat_map,
+    tickets_of,
+)
+from apps.reservations.services import reservation_check_cancellable, reservation_hold
 from apps.wallet.errors import InvalidAmount
 from apps.wallet.selectors import ledger_entries, wallet_balance
 from apps.wallet.services import wallet_charge
@@ -81,11 +92,13 @@ def home(request):
     if user is None:
         return render(request, "web/home.html", {"username_max_length": USERNAME_MAX_LENGTH})
     request.web_user = user
+    now = timezone.now()
     return render(
         request,
         "web/home.html",
         {
             "concerts": concert_list(),
+            "on_sale_ids": concert_ids_on_sale(today=timezone.localdate(now), now=now),
             "balance": wallet_balance(user=user),
             "new_api_key": request.session.pop(visitor.NEW_API_KEY, None),
             "booking_concert_id": (
@@ -425,6 +438,108 @@ def confirmation(request):
         return redirect("web:home")
     reservations = reservations_of(user=request.web_user, reservation_ids=payment["reservation_ids"])
     return render(request, "web/confirmation.html", {"payment": payment, "reservations": reservations})
+
+
+# --- the visitor's own: tickets, and cancelling one ---
+
+
+@dataclasses.dataclass(frozen=True)
+class Ticket:
+    reservation: object  # a Reservation, with its seat, date and concert
+    state: str  # "held" (not paid yet), "paid" or "refunded"
+    cancellable: bool
+
+
+TICKET_STATES = {"HELD": "held", "CONFIRMED": "paid", "CANCELLED": "refunded"}
+
+
+def _is_cancellable(reservation, *, now) -> bool:
+    """Whether the cancel service would take it now (its own check: no second copy of the rule)."""
+    try:
+        reservation_check_cancellable(reservation=reservation, now=now)
+    except ApplicationError:
+        return False
+    return True
+
+
+@never_cache
+@require_GET
+@signed_in
+def tickets(request):
+    now = timezone.now()
+    found = tickets_of(user=request.web_user, today=timezone.localdate(now), now=now)
+
+    def ticket(reservation) -> Ticket:
+        return Ticket(
+            reservation=reservation,
+            state=TICKET_STATES[reservation.effective_status(now)],
+            cancellable=_is_cancellable(reservation, now=now),
+        )
+
+    return render(
+        request,
+        "web/tickets.html",
+        {"upcoming": [ticket(r) for r in found.upcoming], "past": [ticket(r) for r in found.past]},
+    )
+
+
+def _too_late_to_cancel() -> str:
+    return _("The concert is today or has already taken place, so this ticket can no longer be cancelled.")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@signed_in
+def ticket_cancel(request, reservation_id: int):
+    """GET: what cancelling will do (the hold released, or the price refunded), to confirm.
+    POST: cancel, then back to the tickets with what happened."""
+    if request.method == "POST":
+        return _ticket_cancel(request, reservation_id)
+    try:
+        reservation = reservation_get(user=request.web_user, reservation_id=reservation_id)
+        reservation_check_cancellable(reservation=reservation, now=timezone.now())
+    except DateClosed:
+        messages.error(request, _too_late_to_cancel())
+        return redirect("web:tickets")
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect("web:tickets")
+    paid = reservation.status == "CONFIRMED"
+    return render(
+        request, "web/ticket_cancel.html", {"reservation": reservation, "refund": reservation.price if paid else 0}
+    )
+
+
+def _ticket_cancel(request, reservation_id: int):
+    try:
+        reservation, refund = reservation_cancel(user=request.web_user, reservation_id=reservation_id)
+    except DateClosed:
+        messages.error(request, _too_late_to_cancel())
+        return redirect("web:tickets")
+    except ApplicationError as error:
+        messages.error(request, error_text(error))
+        return redirect("web:tickets")
+    request.session[visitor.HELD_IDS] = [pk for pk in request.session.get(visitor.HELD_IDS, []) if pk != reservation.pk]
+    concert_date = reservation.seat.concert_date
+    which = {
+        "seat": reservation.seat.number,
+        "concert": concert_date.concert.title,
+        "date": date_format(concert_date.date, "DATE_FORMAT"),
+    }
+    if refund:
+        messages.success(
+            request,
+            _(
+                "Cancelled seat %(seat)d of %(concert)s on %(date)s. %(refund)s went back to your wallet; "
+                "your balance is now %(balance)s."
+            )
+            % {**which, "refund": won(refund), "balance": won(wallet_balance(user=request.web_user))},
+        )
+    else:
+        messages.success(
+            request, _("Released your hold on seat %(seat)d of %(concert)s on %(date)s. No money moved.") % which
+        )
+    return redirect("web:tickets")
 
 
 # --- the visitor's own: the wallet ---

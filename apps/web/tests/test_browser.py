@@ -4,17 +4,19 @@ Each step leaves a screenshot in screenshots/ (git-ignored) so a person can look
 Needs Debian's chromium (scripts/install_browser.sh); Playwright's own browser download is not used.
 """
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from apps.accounts.tests.factories import UserFactory
 from apps.concerts.tests.factories import ConcertFactory, date_with_seats
 from apps.queue.models import QueueEntry
-from apps.queue.services import queue_entry_end
+from apps.queue.services import queue_entry_end, queue_state_update, queue_token_issue
 from apps.reservations.services import reservation_hold
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -186,3 +188,95 @@ def test_a_hold_lapses_while_the_checkout_is_open(new_page, settings, concert_da
     expect(page.get_by_role("alert").filter(has_text="Your hold on seat 7 lapsed")).to_be_visible()
     expect(page.locator('[data-seat="7"]')).to_have_class(re.compile(r"\bfree\b"))
     shot(page, "16-seat-free-again-phone")
+
+
+def test_a_paused_sale_then_my_tickets_a_cancel_and_the_wallet_history(
+    new_page, browser, live_server, settings, concert_date
+):
+    settings.QUEUE_ACTIVE_LIMIT = 1
+    settings.QUEUE_ABANDON_SECONDS = 8  # so a paused waiting room polls every 2 s
+    date_with_seats(
+        concert=ConcertFactory(title="Last Year's Tour", venue="KSPO Dome"),
+        date=timezone.localdate() - dt.timedelta(days=30),
+    )
+    blocker, _place, _created = queue_token_issue(user=UserFactory())  # takes the one slot
+    queue_state_update(active_limit=None, paused=True)
+
+    # Dana sees which concert is on sale, and gets in line while staff hold admission.
+    page = new_page()
+    page.goto("/")
+    page.get_by_label("Choose a username").fill("dana")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("button", name="Get in line")).to_have_count(1)
+    expect(page.locator(".concert").filter(has_text="Last Year's Tour")).to_contain_text("No seats on sale")
+    shot(page, "17-home-on-sale-or-not")
+    page.get_by_role("button", name="Get in line").click()
+    expect(page).to_have_url(re.compile(r"/waiting-room$"))
+    expect(page.get_by_text("Sales are paused for now.")).to_be_visible()
+    expect(page.get_by_text("Estimated wait")).to_be_hidden()
+    shot(page, "18-waiting-room-paused")
+
+    # The slot frees, but nobody is admitted while paused; once resumed the page moves on by itself.
+    queue_entry_end(entry_id=blocker.pk)
+    page.wait_for_timeout(2_500)  # at least one more poll
+    expect(page).to_have_url(re.compile(r"/waiting-room$"))
+    expect(page.get_by_text("Sales are paused for now.")).to_be_visible()
+    queue_state_update(active_limit=None, paused=False)
+    expect(page).to_have_url(re.compile(r"/dates$"), timeout=15_000)
+
+    # Hold, top up, pay.
+    page.get_by_role("link", name=re.compile("50 seats free")).click()
+    page.locator('[data-seat="8"]').click()
+    page.get_by_role("button", name="Hold these seats").click()
+    page.get_by_role("button", name="Top up", exact=True).click()
+    page.get_by_role("button", name="Pay ₩150,000").click()
+    expect(page.get_by_role("heading", name="You are going!")).to_be_visible()
+
+    # My tickets: the seat, with a cancel that asks first and says what will happen.
+    page.get_by_role("link", name="See all your tickets").click()
+    ticket = page.locator(".ticket")
+    expect(ticket).to_have_count(1)
+    expect(ticket).to_contain_text("IU Golden Hour")
+    expect(ticket).to_contain_text("Seat 8 · ₩150,000")
+    expect(ticket.locator(".status")).to_have_text("Paid")
+    shot(page, "19-my-tickets")
+    ticket.get_by_role("link", name="Cancel…").click()
+    expect(page.get_by_role("heading", name="Cancel this ticket?")).to_be_visible()
+    expect(page.get_by_text("₩150,000 goes back to your wallet at once.")).to_be_visible()
+    shot(page, "20-cancel-confirm")
+    page.get_by_role("button", name="Yes, cancel and refund ₩150,000").click()
+    expect(page).to_have_url(re.compile(r"/tickets$"))
+    expect(page.get_by_role("status").filter(has_text="₩150,000 went back to your wallet")).to_be_visible()
+    expect(ticket.locator(".status")).to_have_text("Cancelled: refunded")
+    expect(ticket.get_by_role("link", name="Cancel…")).to_have_count(0)
+    shot(page, "21-ticket-cancelled")
+
+    # The wallet history, newest first.
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Wallet").click()
+    expect(page.get_by_test_id("balance")).to_have_text("₩150,000")
+    expect(page.locator(".ledger tbody tr")).to_have_text(
+        [re.compile(r"Refund\s*\+₩150,000\s*₩150,000"), re.compile(r"Payment\s*−₩150,000\s*₩0"), re.compile(r"Top-up")]
+    )
+    shot(page, "22-wallet-history")
+
+    # The same two pages in Korean, on a phone.
+    page.set_viewport_size(PHONE)
+    page.get_by_role("button", name="한국어").click()
+    expect(page.get_by_role("heading", name="지갑")).to_be_visible()
+    shot(page, "23-wallet-history-ko-phone")
+    page.get_by_role("link", name="내 티켓").click()
+    expect(page.locator(".ticket .status")).to_have_text("예매 취소: 환불됨")
+    shot(page, "24-my-tickets-ko-phone")
+
+    # Signing out ends the session: a copy of its cookie opens nothing afterwards.
+    copied = [cookie for cookie in page.context.cookies() if cookie["name"] == settings.SESSION_COOKIE_NAME]
+    page.get_by_role("button", name="로그아웃").click()
+    replay = browser.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
+    try:
+        replay.add_cookies(copied)
+        stolen = replay.new_page()
+        stolen.goto("/tickets")
+        expect(stolen).to_have_url(re.compile(r"/$"))
+        expect(stolen.get_by_role("heading", name="Book concert seats")).to_be_visible()
+    finally:
+        replay.close()

@@ -5,6 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from apps.accounts.errors import UsernameTaken
 from apps.accounts.models import User
@@ -13,12 +14,12 @@ from apps.accounts.services import api_key_issue
 from apps.accounts.tests.factories import UserFactory
 from apps.common.errors import ApplicationError, InvalidDate
 from apps.concerts.errors import DateNotFound
-from apps.concerts.tests.factories import date_with_seats
+from apps.concerts.tests.factories import ConcertFactory, date_with_seats
 from apps.queue.errors import QueueTokenExpired, QueueTokenMissing
 from apps.queue.services import queue_state_update, queue_token_issue
 from apps.queue.tests.factories import QueueEntryFactory, end_and_commit
 from apps.queue.tokens import entry_for_token
-from apps.reservations.errors import HoldLimitReached, ReservationNotFound, SeatUnavailable
+from apps.reservations.errors import HoldLimitReached, ReservationNotCancellable, ReservationNotFound, SeatUnavailable
 from apps.reservations.selectors import reservation_list
 from apps.reservations.services import reservation_hold
 from apps.reservations.tests.factories import ReservationFactory
@@ -50,6 +51,7 @@ CONTRACT_CODES = [
     "RESERVATION_NOT_FOUND",
     "RESERVATION_EXPIRED",
     "RESERVATION_ALREADY_PAID",
+    "RESERVATION_NOT_CANCELLABLE",
     "INSUFFICIENT_BALANCE",
     "INVALID_AMOUNT",
     "IDEMPOTENCY_KEY_REUSED",
@@ -665,3 +667,186 @@ def test_the_wallet_history_in_korean(client, settings):
     assert "충전" in html
     assert "+150,000원" in html
     assert "내역" in html
+
+
+# --- the home page: which concerts are on sale ---
+
+
+def test_get_in_line_only_for_a_concert_on_sale(client, concert_date):
+    sold_out = date_with_seats(seats=2)
+    for seat in sold_out.seats.all():
+        ReservationFactory(seat=seat, confirmed=True)
+    held_out = date_with_seats(seats=1)
+    reservation_hold(user=UserFactory(), concert_id=held_out.concert_id, date=held_out.date, seat_number=1)
+    over = date_with_seats(date=timezone.localdate() - dt.timedelta(days=1))
+    no_dates = ConcertFactory()
+    signed_up(client)
+
+    response = client.get(reverse("web:home"))
+
+    assert response.context["on_sale_ids"] == {concert_date.concert_id}
+    html = response.content.decode()
+    assert html.count("Get in line") == 1
+    assert html.count("No seats on sale") == 4
+    assert reverse("web:queue_join", args=[concert_date.concert_id]) in html
+    for concert_id in (sold_out.concert_id, held_out.concert_id, over.concert_id, no_dates.pk):
+        assert reverse("web:queue_join", args=[concert_id]) not in html
+
+
+def test_a_concert_with_a_date_called_off_is_on_sale_only_by_its_other_dates(client, concert_date):
+    called_off = date_with_seats(cancelled_at=timezone.now())
+    later = date_with_seats(concert=called_off.concert, date=called_off.date + dt.timedelta(days=1))
+    signed_up(client)
+
+    assert client.get(reverse("web:home")).context["on_sale_ids"] == {concert_date.concert_id, later.concert_id}
+    later.seats.all().delete()
+    assert client.get(reverse("web:home")).context["on_sale_ids"] == {concert_date.concert_id}
+
+
+# --- my tickets, and cancelling one ---
+
+
+def ticket_rows(response, section: str = "upcoming") -> list[tuple[int, str, bool]]:
+    return [(t.reservation.seat.number, t.state, t.cancellable) for t in response.context[section]]
+
+
+def test_my_tickets_lists_holds_and_bought_seats_with_date_seat_price_and_status(booking_client, concert_date):
+    bought(booking_client, concert_date, ["3"])
+    join_queue(booking_client, concert_date)
+    booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["5"]})
+    user = session_user(booking_client)
+    yesterday = date_with_seats(concert=concert_date.concert, date=timezone.localdate() - dt.timedelta(days=1))
+    ReservationFactory(user=user, seat=yesterday.seats.get(number=7), confirmed=True)
+    ReservationFactory(user=user, seat=concert_date.seats.get(number=9), expired=True)  # lapsed: not shown
+
+    response = booking_client.get(reverse("web:tickets"))
+
+    assert ticket_rows(response) == [(3, "paid", True), (5, "held", True)]
+    assert ticket_rows(response, "past") == [(7, "paid", False)]
+    html = response.content.decode()
+    assert concert_date.concert.title in html
+    assert "Seat 3 · ₩150,000" in html
+    assert "Paid" in html
+    assert "Held, not paid: until" in html
+    assert html.count("Cancel…") == 1
+    assert html.count("Release…") == 1
+
+
+def test_my_tickets_needs_a_signed_in_visitor(client):
+    assert client.get(reverse("web:tickets"))["Location"] == reverse("web:home")
+
+
+def test_cancelling_a_bought_seat_asks_first_then_refunds_it(booking_client, concert_date):
+    [reservation_id] = bought(booking_client, concert_date, ["3"])
+    url = reverse("web:ticket_cancel", args=[reservation_id])
+
+    confirm = booking_client.get(url)
+    assert confirm.context["refund"] == 150_000
+    html = confirm.content.decode()
+    assert "Cancel this ticket?" in html
+    assert "₩150,000 goes back to your wallet at once." in html
+    assert "Yes, cancel and refund ₩150,000" in html
+    assert wallet_balance(user=session_user(booking_client)) == 0  # asking changed nothing
+
+    response = booking_client.post(url, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("web:tickets")
+    assert messages_of(response) == [
+        f"Cancelled seat 3 of {concert_date.concert.title} on {date_format(concert_date.date, 'DATE_FORMAT')}. "
+        "₩150,000 went back to your wallet; your balance is now ₩150,000."
+    ]
+    assert ticket_rows(response) == [(3, "refunded", False)]
+    assert "Cancelled: refunded" in response.content.decode()
+    assert wallet_balance(user=session_user(booking_client)) == 150_000
+    wallet = booking_client.get(reverse("web:wallet"))
+    assert [(e.kind, e.amount) for e in wallet.context["entries"]][0] == ("REFUND", 150_000)
+    assert "Refund" in wallet.content.decode()
+
+
+def test_releasing_a_hold_asks_first_and_moves_no_money(booking_client, concert_date):
+    booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["5"]})
+    [hold_id] = booking_client.session[visitor.HELD_IDS]
+    url = reverse("web:ticket_cancel", args=[hold_id])
+
+    confirm = booking_client.get(url)
+    assert confirm.context["refund"] == 0
+    html = confirm.content.decode()
+    assert "Release this hold?" in html
+    assert "No money moves" in html
+
+    response = booking_client.post(url, follow=True)
+
+    assert messages_of(response) == [
+        f"Released your hold on seat 5 of {concert_date.concert.title} on "
+        f"{date_format(concert_date.date, 'DATE_FORMAT')}. No money moved."
+    ]
+    assert ticket_rows(response) == []
+    assert booking_client.session[visitor.HELD_IDS] == []
+    seat_page = booking_client.get(seats_url(concert_date))
+    assert {s["number"]: s["state"] for row in seat_page.context["rows"] for s in row}[5] == "free"
+
+
+def test_cancelling_twice_says_it_is_already_cancelled(booking_client, concert_date):
+    [reservation_id] = bought(booking_client, concert_date, ["3"])
+    url = reverse("web:ticket_cancel", args=[reservation_id])
+    booking_client.post(url, follow=True)  # reads the first answer
+
+    for response in (booking_client.post(url, follow=True), booking_client.get(url, follow=True)):
+        assert messages_of(response) == [text(ReservationNotCancellable)]
+    assert wallet_balance(user=session_user(booking_client)) == 150_000
+
+
+def test_a_ticket_for_today_can_no_longer_be_cancelled(booking_client):
+    today = date_with_seats(date=timezone.localdate())
+    reservation = ReservationFactory(user=session_user(booking_client), seat=today.seats.get(number=1), confirmed=True)
+    url = reverse("web:ticket_cancel", args=[reservation.pk])
+
+    assert ticket_rows(booking_client.get(reverse("web:tickets"))) == [(1, "paid", False)]
+    for response in (booking_client.get(url, follow=True), booking_client.post(url, follow=True)):
+        assert response.redirect_chain[-1][0] == reverse("web:tickets")
+        assert messages_of(response) == [
+            "The concert is today or has already taken place, so this ticket can no longer be cancelled."
+        ]
+    assert wallet_balance(user=session_user(booking_client)) == 0
+
+
+def test_a_lapsed_hold_cannot_be_released(booking_client, concert_date):
+    lapsed = ReservationFactory(user=session_user(booking_client), seat=concert_date.seats.get(number=2), lapsed=True)
+
+    response = booking_client.post(reverse("web:ticket_cancel", args=[lapsed.pk]), follow=True)
+
+    assert messages_of(response) == [text(ReservationNotCancellable)]
+
+
+def test_someone_elses_ticket_cannot_be_cancelled_or_seen(booking_client, concert_date):
+    theirs = ReservationFactory(seat=concert_date.seats.get(number=4), confirmed=True)
+    url = reverse("web:ticket_cancel", args=[theirs.pk])
+
+    for response in (booking_client.get(url, follow=True), booking_client.post(url, follow=True)):
+        assert messages_of(response) == [text(ReservationNotFound)]
+    assert concert_date.concert.title not in booking_client.get(reverse("web:tickets")).content.decode()
+
+
+def test_cancel_is_a_csrf_protected_post(client, concert_date):
+    signed_up(client)
+    reservation = ReservationFactory(user=session_user(client), seat=concert_date.seats.get(number=4), confirmed=True)
+    checked = Client(enforce_csrf_checks=True)
+    checked.cookies = client.cookies
+
+    assert checked.post(reverse("web:ticket_cancel", args=[reservation.pk])).status_code == 403
+    assert wallet_balance(user=session_user(client)) == 0
+
+
+def test_my_tickets_and_cancelling_in_korean(booking_client, concert_date, settings):
+    [reservation_id] = bought(booking_client, concert_date, ["3"])
+    booking_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ko"
+
+    tickets_html = booking_client.get(reverse("web:tickets")).content.decode()
+    confirm_html = booking_client.get(reverse("web:ticket_cancel", args=[reservation_id])).content.decode()
+    response = booking_client.post(reverse("web:ticket_cancel", args=[reservation_id]), follow=True)
+
+    assert "내 티켓" in tickets_html
+    assert "결제 완료" in tickets_html
+    assert "150,000원이 바로 지갑으로 돌아갑니다." in confirm_html
+    assert "150,000원" in messages_of(response)[0]
+    assert "환불" in response.content.decode()

@@ -146,7 +146,8 @@
     tick();
   }
 
-  function payForm(form) {
+  // Pay, cancel: one click sends the form once.
+  function submitOnce(form) {
     form.addEventListener("submit", function () { form.querySelector("button").disabled = true; });
   }
 
@@ -154,6 +155,6 @@
     document.querySelectorAll("[data-waiting-room]").forEach(waitingRoom);
     document.querySelectorAll("[data-seat-form]").forEach(seatMap);
     document.querySelectorAll("[data-countdown-box]").forEach(countdown);
-    document.querySelectorAll("[data-pay-form]").forEach(payForm);
+    document.querySelectorAll("[data-pay-form], [data-once-form]").forEach(submitOnce);
   });
 })();
