@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -210,6 +210,41 @@ def reservation_get(*, user: User, reservation_id: int) -> Reservation:
     if reservation is None:
         raise ReservationNotFound()
     return reservation
+
+
+# --- for buyers: their tickets, and which concerts are on sale ---
+
+
+@dataclasses.dataclass(frozen=True)
+class Tickets:
+    upcoming: list[Reservation]  # dates today or later: soonest first, then by seat
+    past: list[Reservation]  # dates before today: latest first, then by seat
+
+
+def tickets_of(*, user: User, today: dt.date, now: dt.datetime) -> Tickets:
+    """What the user holds now, bought, or bought and had refunded, each with its seat, date and
+    concert; holds that lapsed or were released unpaid are left out. One query."""
+    reservations = list(
+        Reservation.objects.filter(user=user)
+        .filter(live_hold_q(now) | Q(status=Status.CONFIRMED) | Q(status=Status.CANCELLED, confirmed_at__isnull=False))
+        .select_related("seat__concert_date__concert")
+        .order_by("seat__concert_date__date", "seat__number", "pk")
+    )
+    past = [r for r in reservations if r.seat.concert_date.date < today]
+    return Tickets(
+        upcoming=[r for r in reservations if r.seat.concert_date.date >= today],
+        past=sorted(past, key=lambda r: r.seat.concert_date.date, reverse=True),  # stable: seats stay in order
+    )
+
+
+def concert_ids_on_sale(*, today: dt.date, now: dt.datetime) -> set[int]:
+    """The concerts that have a bookable date, as `bookable_dates` lists them: today or later,
+    not called off, with a seat neither sold nor held. One query; each concert's seats are read
+    only until the first free one."""
+    free_seats = Seat.objects.filter(
+        concert_date__concert=OuterRef("pk"), concert_date__date__gte=today, concert_date__cancelled_at__isnull=True
+    ).exclude(Exists(Reservation.objects.filter(taken_q(now), seat=OuterRef("pk"))))
+    return set(Concert.objects.filter(Exists(free_seats)).values_list("pk", flat=True))
 
 
 # --- for staff: how a sale stands ---
