@@ -47,9 +47,22 @@ MESSAGES = {
     common.ServiceUnavailable: _("We are very busy right now. Please try again in a moment."),
 }
 
+# Sentences a service words for the case at hand (one of the class's own, passed as the detail):
+# the pages show them as they are, instead of the class's general sentence.
+CASE_DETAILS = (
+    reservations.SeatUnavailable.held_by_you,
+    reservations.SeatUnavailable.bought_by_you,
+    reservations.DateClosed.called_off,
+    reservations.ReservationNotCancellable.lapsed,
+)
+
 
 def error_text(error: common.ApplicationError) -> str:
-    """The message for the error's class, or for the nearest class it derives from."""
+    """The service's sentence for the error's case, else the message for its class or the nearest
+    class it derives from."""
+    detail = getattr(error, "detail", None)
+    if any(detail is case for case in CASE_DETAILS):
+        return str(detail)
     for error_class in type(error).__mro__:
         if error_class in MESSAGES:
             return str(MESSAGES[error_class])

@@ -27,7 +27,7 @@ from apps.wallet.errors import InsufficientBalance, InvalidAmount
 from apps.wallet.selectors import wallet_balance
 from apps.wallet.services import wallet_charge
 from apps.web import visitor
-from apps.web.errors import MESSAGES, error_text
+from apps.web.errors import CASE_DETAILS, MESSAGES, error_text
 from apps.web.views import queue_progress
 
 pytestmark = pytest.mark.django_db
@@ -557,6 +557,26 @@ def test_every_domain_error_has_a_text_of_its_own():
     assert missing == []
 
 
+def test_a_case_the_service_words_is_shown_as_it_words_it_in_english_and_korean():
+    for case in CASE_DETAILS:
+        error_class = next(c for c in domain_errors() if case in vars(c).values())
+        with translation.override("en"):
+            english = error_text(error_class(case))
+        with translation.override("ko"):
+            korean = error_text(error_class(case))
+        assert english == str(case) != text(error_class)
+        assert korean != english
+
+
+def test_holding_a_seat_you_already_bought_says_so(booking_client, concert_date):
+    bought(booking_client, concert_date, ["3"])
+    join_queue(booking_client, concert_date)
+
+    response = booking_client.post(seats_url(concert_date, "web:hold"), {"seat": ["3"]}, follow=True)
+
+    assert messages_of(response) == [f"Seat 3: {SeatUnavailable.bought_by_you}"]
+
+
 def test_an_unknown_code_still_gets_a_sentence():
     class Strange(Exception):
         code = "SOMETHING_NEW"
@@ -815,7 +835,7 @@ def test_a_lapsed_hold_cannot_be_released(booking_client, concert_date):
 
     response = booking_client.post(reverse("web:ticket_cancel", args=[lapsed.pk]), follow=True)
 
-    assert messages_of(response) == [text(ReservationNotCancellable)]
+    assert messages_of(response) == [str(ReservationNotCancellable.lapsed)]
 
 
 def test_someone_elses_ticket_cannot_be_cancelled_or_seen(booking_client, concert_date):
