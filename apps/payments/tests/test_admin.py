@@ -243,13 +243,16 @@ class TestCallingADateOff:
 
         assert response["Location"] == reverse("admin:concerts_concertdate_changelist")
 
-    def test_only_staff_who_may_change_dates_and_wallets(self, client, sale):
+    def test_only_staff_who_may_change_dates_and_wallets(self, client, admin_client, sale):
         staff = UserFactory(is_staff=True)
         staff.user_permissions.add(*Permission.objects.filter(codename__in=["change_concertdate", "view_concertdate"]))
         client.force_login(staff)
+        date_page = reverse("admin:concerts_concertdate_change", args=[sale.first.pk])
 
         response = client.post(cancel_url(sale.first), {"confirm": "yes"})
 
         assert response.status_code == 403
+        assert cancel_url(sale.first) not in client.get(date_page).text
+        assert cancel_url(sale.first) in admin_client.get(date_page).text
         sale.first.refresh_from_db()
         assert sale.first.cancelled_at is None
