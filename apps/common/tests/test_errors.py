@@ -1,6 +1,8 @@
 import pytest
 import redis
 from django.db import OperationalError
+from django.test import Client
+from django.urls import reverse
 
 from apps.common.exception_handler import flatten_validation_errors
 from apps.queue.tests.factories import QueueEntryFactory
@@ -74,6 +76,20 @@ def test_a_lost_or_full_redis_is_a_503_problem_not_a_500(api_client, monkeypatch
 
     assert response.status_code == 503
     assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert response["Retry-After"] == "1"
+
+
+def test_a_redis_lost_while_a_web_page_saves_its_session_is_a_503_not_a_500(monkeypatch):
+    def down(self, must_create=False):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr("django.contrib.sessions.backends.cache.SessionStore.save", down)
+    client = Client(raise_request_exception=False)
+
+    response = client.post(reverse("web:signup"), {"username": "minji"})  # signing in writes the session
+
+    assert response.status_code == 503
     assert response.json()["code"] == "SERVICE_UNAVAILABLE"
     assert response["Retry-After"] == "1"
 

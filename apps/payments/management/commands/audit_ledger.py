@@ -5,8 +5,9 @@ from apps.payments.audit import ledger_audit_report
 
 class Command(BaseCommand):
     help = (
-        "Check every wallet balance against its ledger, and every sold seat against exactly one "
-        "confirmed reservation and one payment. Exits non-zero naming the rows that disagree (also "
+        "Check every wallet balance against its ledger, every sold seat against exactly one "
+        "confirmed reservation and one payment, every refund against one cancelled, once-confirmed "
+        "reservation, and the books as a whole. Exits non-zero naming the rows that disagree (also "
         "logged at ERROR and kept for the metrics' concert_audit_violations)."
     )
 
