@@ -45,14 +45,14 @@ REBUILD_LOCK_SECONDS = 60  # lapses by itself if the rebuilding process dies
 REBUILD_WAIT_SECONDS = 10
 SYNC_BATCH = 10_000
 # Joining is one statement: the partial unique index keeps one live entry per user, and a
-# second live entry is simply not inserted (no row lock on anything shared). Its commit does
-# not wait for the disk (synchronous_commit, for this statement's transaction only: 5 ms ->
-# 0.8 ms on our machines, where sync workers wait for it): an entry lost to a database crash
-# costs its holder one more request for a token. Money and seats keep the default. (WHERE true:
-# SQLite's parser needs it between INSERT ... SELECT and ON CONFLICT.)
+# second live entry is simply not inserted (no row lock on anything shared). Its commit waits
+# for the disk like any other: the id is on the line in Redis and in the token at once, and a
+# commit lost to a database crash could hand the same id out again (the sequence's advance is
+# in the same WAL). (WHERE true: SQLite's parser needs it between INSERT ... SELECT and ON
+# CONFLICT.)
 _INSERT_ENTRY = f"""
     INSERT INTO {QueueEntry._meta.db_table} (user_id, nonce, status, created_at)
-    SELECT %s, %s, '{Status.WAITING}', %s {{from_commit_without_flush}} WHERE true
+    SELECT %s, %s, '{Status.WAITING}', %s WHERE true
     ON CONFLICT (user_id) WHERE {LIVE_SQL} DO NOTHING
     RETURNING id, user_id"""
 # The same for the holder of an API key, found in the same statement: a new user's whole
@@ -62,11 +62,9 @@ _INSERT_ENTRY_FOR_KEY = f"""
     INSERT INTO {QueueEntry._meta.db_table} (user_id, nonce, status, created_at)
     SELECT u.id, %s, '{Status.WAITING}', %s
       FROM {ApiKey._meta.db_table} k JOIN {User._meta.db_table} u ON u.id = k.user_id
-           {{join_commit_without_flush}}
      WHERE k.digest = %s AND u.is_active
     ON CONFLICT (user_id) WHERE {LIVE_SQL} DO NOTHING
     RETURNING id, user_id"""
-_COMMIT_WITHOUT_FLUSH = "(SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_flush"
 
 
 # --- the line, loaded from PostgreSQL when Redis lacks it ---
@@ -180,13 +178,6 @@ def queue_entry_check_admitted(*, entry: QueueEntry, now: dt.datetime | None = N
 
 def _insert_entry(sql: str, params: list, *, nonce: str, now: dt.datetime) -> QueueEntry | None:
     """Run one of the joining INSERTs; the new entry, or None if it inserted nothing."""
-    # Only as a transaction of its own: inside a caller's, the setting would cover the caller's writes.
-    own_transaction = connection.vendor == "postgresql" and not connection.in_atomic_block
-    skip_flush = _COMMIT_WITHOUT_FLUSH if own_transaction else ""
-    sql = sql.format(
-        from_commit_without_flush=f"FROM {skip_flush}" if skip_flush else "",
-        join_commit_without_flush=f"CROSS JOIN {skip_flush}" if skip_flush else "",
-    )
     row = fetch_one(sql, params)
     if row is None:
         return None

@@ -15,7 +15,7 @@ import logging
 
 from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 from apps.common.redis import get_redis
-from apps.reservations.selectors import bookable_dates, seat_map
+from apps.reservations.selectors import open_dates, seat_map
 
 MAX_AGE = dt.timedelta(seconds=1)
 logger = logging.getLogger(__name__)
@@ -68,13 +68,15 @@ def bookable_dates_json(*, concert_id: int, today: dt.date, now: dt.datetime) ->
     cached = get_redis().get(key)
     if cached is not None:
         return cached
-    dates = bookable_dates(concert_id=concert_id, today=today, now=now)
+    dates = open_dates(concert_id=concert_id, today=today, now=now)
+    bookable = [day for day in dates if day.available_seats > 0]
     body = _encode(
         {
             "concert_id": concert_id,
-            "dates": [{"date": day.date.isoformat(), "available_seats": day.available_seats} for day in dates],
+            "dates": [{"date": day.date.isoformat(), "available_seats": day.available_seats} for day in bookable],
         }
     )
+    # Every date's first lapse, the sold-out ones' too: that lapse lists them again.
     lapses = [day.next_lapse for day in dates if day.next_lapse is not None]
     _keep(key, body, now=now, next_lapse=min(lapses, default=None))
     return body

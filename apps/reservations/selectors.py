@@ -90,9 +90,14 @@ _DATES_OF_CONCERT = f"""
 
 
 def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> list[BookableDate]:
-    """Today-or-later dates with at least one free seat, ascending; none that staff called off.
-    One query when the concert has dates; a second only to tell CONCERT_NOT_FOUND from a concert
-    with none."""
+    """Today-or-later dates with at least one free seat, ascending; none that staff called off."""
+    return [day for day in open_dates(concert_id=concert_id, today=today, now=now) if day.available_seats > 0]
+
+
+def open_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> list[BookableDate]:
+    """Today-or-later dates not called off, ascending, sold out or not (a sold-out date's first
+    lapsing hold frees a seat: the kept dates list must not outlive it). One query when the
+    concert has dates; a second only to tell CONCERT_NOT_FOUND from a concert with none."""
     check_concert_id(concert_id)
     params = {
         "now": connection.ops.adapt_datetimefield_value(now),
@@ -107,7 +112,6 @@ def bookable_dates(*, concert_id: int, today: dt.date, now: dt.datetime) -> list
     return [
         BookableDate(date=_date(date), available_seats=free, next_lapse=_datetime(lapse) if lapse else None)
         for date, free, lapse in rows
-        if free > 0
     ]
 
 

@@ -166,6 +166,8 @@ def reservations_lock_for_date_cancel(*, concert_date_id: int, now: dt.datetime)
     with their user, seat and date, in pk order. No hold of the date is under way meanwhile: it would
     hold the date's lock. Must run inside the cancel's transaction."""
     concert_date = concert_date_close(concert_date_id=concert_date_id, now=now)
+    # Closed: its kept seat map and dates list go once this commits, reservations or none.
+    transaction.on_commit(lambda: _availability_changed(concert_date=concert_date, now=now))
     return lock_rows(
         Reservation.objects.select_related("user", "seat__concert_date").filter(
             taken_q(now), seat__concert_date=concert_date

@@ -2,7 +2,6 @@ import datetime as dt
 import pydoc
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -120,25 +119,6 @@ def test_tokens_past_the_limit_wait_in_issue_order(settings, t0):
     assert statuses(entries, now=t0) == [Status.ACTIVE, Status.ACTIVE, Status.WAITING, Status.WAITING, Status.WAITING]
     assert [place(entry, now=t0)[0] for entry in entries] == [0, 0, 1, 2, 3]
     assert all(entry.expires_at is None for entry in entries[2:])
-
-
-def synchronous_commit() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        return cursor.fetchone()[0]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_joining_skips_the_disk_flush_for_its_own_statement_only(t0):
-    line_up(1, now=t0)
-
-    assert synchronous_commit() == "on"  # the connection's later transactions (money, seats) flush
-
-
-def test_joining_inside_a_callers_transaction_leaves_its_flush_alone(t0):
-    line_up(1, now=t0)  # pytest-django runs this test inside a transaction
-
-    assert synchronous_commit() == "on"
 
 
 def test_the_ticket_is_the_entry_id_in_issue_order(t0):
@@ -607,10 +587,3 @@ def test_an_unknown_key_or_an_inactive_user_joins_nothing(t0):
 
     assert queue_token_issue_for_api_key(api_key=key, now=t0) is None
     assert not QueueEntry.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_joining_with_a_key_skips_the_disk_flush_for_its_own_statement_only(t0):
-    queue_token_issue_for_api_key(api_key=api_key_issue(user=UserFactory()), now=t0)
-
-    assert synchronous_commit() == "on"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.accounts.tests.factories import UserFactory
 from apps.common.redis import get_redis
 from apps.concerts.tests.factories import date_with_seats
+from apps.payments.services import concert_date_cancel
 from apps.reservations.availability import (
     bookable_dates_json,
     dates_key,
@@ -92,3 +93,27 @@ def test_the_dates_body_is_the_contracts(concert_date):
         "concert_id": concert_date.concert_id,
         "dates": [{"date": concert_date.date.isoformat(), "available_seats": 9}],
     }
+
+
+def test_the_dates_body_lapses_when_a_hold_on_a_sold_out_date_lapses():
+    now = timezone.now()
+    full = date_with_seats(seats=1, date=timezone.localdate(now) + dt.timedelta(days=3))
+    ReservationFactory(seat=full.seats.get(), expires_at=now + dt.timedelta(milliseconds=300))
+    open_day = date_with_seats(concert=full.concert, seats=2, date=timezone.localdate(now) + dt.timedelta(days=4))
+
+    body = json.loads(bookable_dates_json(concert_id=full.concert_id, today=timezone.localdate(now), now=now))
+
+    assert [day["date"] for day in body["dates"]] == [open_day.date.isoformat()]  # the full date is not listed...
+    assert ttl_ms(dates_key(concert_id=full.concert_id, today=timezone.localdate(now))) <= 300  # ...for long
+
+
+def test_calling_off_a_date_without_a_reservation_drops_its_kept_bodies(
+    concert_date, django_capture_on_commit_callbacks
+):
+    read_map(concert_date)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        concert_date_cancel(concert_date_id=concert_date.pk)
+
+    assert not get_redis().exists(seat_map_key(concert_id=concert_date.concert_id, date=concert_date.date))
+    assert set(seats_of(read_map(concert_date)).values()) == {False}
