@@ -73,12 +73,20 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, (OperationalError, InterfaceError, *STORE_UNAVAILABLE)):
-            metrics.unavailable_count(exception)
-            error = ServiceUnavailable()
-            response = problem_json_response(
-                status=error.status, code=error.code, title=error.title, detail=error.detail
-            )
-            response["Retry-After"] = "1"
-            return response
-        return None
+        return unavailable_response(exception) if is_unavailable(exception) else None
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """The database or Redis is down, gone, busy or refusing writes: retryable."""
+    return isinstance(error, (OperationalError, InterfaceError, *STORE_UNAVAILABLE))
+
+
+def unavailable_response(error: BaseException):
+    """The 503 problem with Retry-After, counted in the metrics by its cause."""
+    metrics.unavailable_count(error)
+    unavailable = ServiceUnavailable()
+    response = problem_json_response(
+        status=unavailable.status, code=unavailable.code, title=unavailable.title, detail=unavailable.detail
+    )
+    response["Retry-After"] = "1"
+    return response

@@ -1,14 +1,12 @@
 import sys
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.utils.translation import gettext
 from django.views import defaults
 
-from apps.common import metrics
-from apps.common.errors import ServiceUnavailable
 from apps.common.exception_handler import problem_json_response
-from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
+from apps.common.middleware import is_unavailable, unavailable_response
 
 
 def liveness(request):
@@ -53,14 +51,8 @@ def server_error(request):
     """Django's handler500. A store that went away where no view could catch it (a session saved
     to Redis by the middleware, say) is the retryable 503 it is everywhere else, not a 500."""
     error = sys.exc_info()[1]
-    if isinstance(error, (OperationalError, InterfaceError, *STORE_UNAVAILABLE)):
-        metrics.unavailable_count(error)
-        unavailable = ServiceUnavailable()
-        response = problem_json_response(
-            status=unavailable.status, code=unavailable.code, title=unavailable.title, detail=unavailable.detail
-        )
-        response["Retry-After"] = "1"
-        return response
+    if is_unavailable(error):
+        return unavailable_response(error)
     return problem_json_response(
         status=500,
         code="INTERNAL_ERROR",
