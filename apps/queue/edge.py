@@ -40,14 +40,22 @@ ISSUE_THROTTLE_SCOPE = "queue_issue"  # the API view's throttle scope
 MAX_BODY_BYTES = 1024
 
 
-def poll_body(environ: dict) -> bytes | None:
-    """The 200 body of a WAITING or ACTIVE token's poll, or None for the API view to answer."""
+def entry_id_from_header(environ: dict) -> int | None:
+    """The entry id of the request's X-Queue-Token, from its signature; None for no token or
+    a forged one (the API view answers those)."""
     token = environ.get("HTTP_X_QUEUE_TOKEN")
     if not token:
         return None
     try:
-        entry_id = entry_id_for_token(token)
+        return entry_id_for_token(token)
     except QueueTokenInvalid:
+        return None
+
+
+def poll_body(environ: dict) -> bytes | None:
+    """The 200 body of a WAITING or ACTIVE token's poll, or None for the API view to answer."""
+    entry_id = entry_id_from_header(environ)
+    if entry_id is None:
         return None
     pipe = get_redis().pipeline(transaction=False)
     if settings.THROTTLING:
@@ -62,7 +70,7 @@ def poll_body(environ: dict) -> bytes | None:
     place = line.place_from_reply(results[-1])
     if place.status not in ANSWERED:
         return None
-    return _json(queue_token_body(token=token, place=place))
+    return _json(queue_token_body(token=environ["HTTP_X_QUEUE_TOKEN"], place=place))
 
 
 def issue_answer(environ: dict) -> tuple[int, bytes] | None:

@@ -290,33 +290,37 @@ def slot_from_reply(score) -> dt.datetime | None:
     return None if score is None else _moment(score)
 
 
+def _run(source: str, now: dt.datetime, *extra):
+    """One script on the store, in a round trip of its own (loaded first if Redis lacks it)."""
+    return _script(source)(keys=KEYS, args=_args(now, *extra), client=get_redis())
+
+
 def poll(*, entry_id: int, now: dt.datetime) -> Place:
-    return place_from_reply(_script(_POLL)(keys=KEYS, args=_args(now, entry_id), client=get_redis()))
+    return place_from_reply(_run(_POLL, now, entry_id))
 
 
 def status(*, entry_id: int, now: dt.datetime) -> Place:
-    return place_from_reply(_script(_STATUS)(keys=KEYS, args=_args(now, entry_id), client=get_redis()))
+    return place_from_reply(_run(_STATUS, now, entry_id))
 
 
 def join(*, entry_id: int, now: dt.datetime) -> Place:
-    return place_from_reply(_script(_JOIN)(keys=KEYS, args=_args(now, entry_id), client=get_redis()))
+    return place_from_reply(_run(_JOIN, now, entry_id))
 
 
 def end(*, entry_ids: list[int], now: dt.datetime) -> None:
     if entry_ids:
-        _script(_END)(keys=KEYS, args=_args(now, *entry_ids), client=get_redis())
+        _run(_END, now, *entry_ids)
 
 
 def restore(*, entry_id: int, status: str, expires_at: dt.datetime | None, now: dt.datetime) -> Place:
     expires = _micros(expires_at) if expires_at else 0
-    reply = _script(_RESTORE)(keys=KEYS, args=_args(now, entry_id, status, expires), client=get_redis())
-    return place_from_reply(reply)
+    return place_from_reply(_run(_RESTORE, now, entry_id, status, expires))
 
 
 def maintain(*, now: dt.datetime, batch: int = 10_000) -> tuple[int, int] | None:
     """Drop up to `batch` abandoned entries, then admit. (dropped, admitted), or None if the
     line is not loaded."""
-    reply = _script(_MAINTAIN)(keys=KEYS, args=_args(now, batch), client=get_redis())
+    reply = _run(_MAINTAIN, now, batch)
     return None if _text(reply[0]) == "NOT_READY" else (int(reply[0]), int(reply[1]))
 
 

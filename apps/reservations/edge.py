@@ -13,8 +13,7 @@ from apps.common.fields import parse_concert_date, positive_int_or_none
 from apps.common.redis import UNAVAILABLE as STORE_UNAVAILABLE
 from apps.common.redis import get_redis
 from apps.queue import line
-from apps.queue.errors import QueueTokenInvalid
-from apps.queue.tokens import entry_id_for_token
+from apps.queue.edge import entry_id_from_header
 from apps.reservations.availability import dates_key, seat_map_key
 
 DATES_PATH = r"/api/v1/concerts/(?P<concert_id>[0-9]+)/dates"
@@ -22,12 +21,8 @@ SEATS_PATH = r"/api/v1/concerts/(?P<concert_id>[0-9]+)/dates/(?P<date>[0-9-]+)/s
 
 
 def _kept_body(environ: dict, key_of) -> bytes | None:
-    token = environ.get("HTTP_X_QUEUE_TOKEN")
-    if not token:
-        return None
-    try:
-        entry_id = entry_id_for_token(token)
-    except QueueTokenInvalid:
+    entry_id = entry_id_from_header(environ)
+    if entry_id is None:
         return None
     now = timezone.now()
     pipe = get_redis().pipeline(transaction=False)

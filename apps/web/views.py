@@ -483,8 +483,14 @@ def tickets(request):
     )
 
 
-def _too_late_to_cancel() -> str:
-    return _("The concert is today or has already taken place, so this ticket can no longer be cancelled.")
+def _cancel_refused(request, error: ApplicationError):
+    """Back to the tickets, saying why the cancel cannot be done (too late is worded for this page)."""
+    if isinstance(error, DateClosed):
+        text = _("The concert is today or has already taken place, so this ticket can no longer be cancelled.")
+    else:
+        text = error_text(error)
+    messages.error(request, text)
+    return redirect("web:tickets")
 
 
 @never_cache
@@ -498,12 +504,8 @@ def ticket_cancel(request, reservation_id: int):
     try:
         reservation = reservation_get(user=request.web_user, reservation_id=reservation_id)
         reservation_check_cancellable(reservation=reservation, now=timezone.now())
-    except DateClosed:
-        messages.error(request, _too_late_to_cancel())
-        return redirect("web:tickets")
     except ApplicationError as error:
-        messages.error(request, error_text(error))
-        return redirect("web:tickets")
+        return _cancel_refused(request, error)
     paid = reservation.status == "CONFIRMED"
     return render(
         request, "web/ticket_cancel.html", {"reservation": reservation, "refund": reservation.price if paid else 0}
@@ -513,12 +515,8 @@ def ticket_cancel(request, reservation_id: int):
 def _ticket_cancel(request, reservation_id: int):
     try:
         reservation, refund = reservation_cancel(user=request.web_user, reservation_id=reservation_id)
-    except DateClosed:
-        messages.error(request, _too_late_to_cancel())
-        return redirect("web:tickets")
     except ApplicationError as error:
-        messages.error(request, error_text(error))
-        return redirect("web:tickets")
+        return _cancel_refused(request, error)
     request.session[visitor.HELD_IDS] = [pk for pk in request.session.get(visitor.HELD_IDS, []) if pk != reservation.pk]
     concert_date = reservation.seat.concert_date
     which = {

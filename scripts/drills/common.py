@@ -112,3 +112,12 @@ def use_app_rev(rev: str | None) -> None:
     tree, which others may be editing; None keeps the working tree."""
     if rev:
         bench_server.APP_DIR = app_export(rev, Path(tempfile.gettempdir()) / "drill-apps")
+
+
+def verdict(checks: dict[str, bool], *, closing: str = "") -> int:
+    """Print each check and the drill's PASS or FAIL (followed by `closing`); the exit status."""
+    for name, ok in checks.items():
+        print(f"  {'ok  ' if ok else 'FAIL'} {name}")
+    passed = all(checks.values())
+    print(f"{'PASS' if passed else 'FAIL'}{closing}")
+    return 0 if passed else 1

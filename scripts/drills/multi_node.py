@@ -38,6 +38,7 @@ from scripts.drills.common import (
     queue_header,
     seed_world,
     use_app_rev,
+    verdict,
 )
 from scripts.drills.crowd import Client, Tally, Watcher, answered
 
@@ -256,10 +257,7 @@ def main() -> int:
     print("\n".join(tally.lines()))
     print(f"  broken answers: {len(tally.broken)} {tally.broken[:5]}")
     print(f"  audit: {report}")
-    for name, ok in checks.items():
-        print(f"  {'ok  ' if ok else 'FAIL'} {name}")
-    print(f"{'PASS' if all(checks.values()) else 'FAIL'} in {time.monotonic() - began:.0f}s (logs: {cluster.log_dir})")
-    return 0 if all(checks.values()) else 1
+    return verdict(checks, closing=f" in {time.monotonic() - began:.0f}s (logs: {cluster.log_dir})")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import psycopg
 
 from bench.server import database_reset, free_port, redis_reset
 from scripts.cluster import Cluster
-from scripts.drills.common import REDIS_URL, Api, audit, key_header, queue_header, seed_world, use_app_rev
+from scripts.drills.common import REDIS_URL, Api, audit, key_header, queue_header, seed_world, use_app_rev, verdict
 from scripts.drills.crowd import Tally
 
 DATABASE = "cb_drill_bench"
@@ -206,11 +206,7 @@ def drill(postgres, down_seconds: float, whose: str) -> int:
     print(f"  recovered {', '.join(f'{s:.1f}s' if s is not None else 'never' for s in recovered_after)} after")
     print(f"  scheduled task after the outage: {f'{schedule_after:.0f}s after' if schedule_ran else 'none'}")
     print(f"  audit: {report}")
-    for name, ok in checks.items():
-        print(f"  {'ok  ' if ok else 'FAIL'} {name}")
-    ok = all(checks.values())
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return verdict(checks)
 
 
 if __name__ == "__main__":

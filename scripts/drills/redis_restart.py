@@ -45,6 +45,7 @@ from scripts.drills.common import (
     queue_header,
     seed_world,
     use_app_rev,
+    verdict,
 )
 from scripts.drills.crowd import ACTIVE_KEY, Client, Tally, Watcher
 
@@ -430,10 +431,7 @@ def main() -> int:
     for line in half_done[:4]:
         print(f"    {line}")
     print(f"  audit: {report}")
-    for name, ok in checks.items():
-        print(f"  {'ok  ' if ok else 'FAIL'} {name}")
-    print(f"{'PASS' if all(checks.values()) else 'FAIL'} in {time.monotonic() - started:.0f}s (logs: {log_dir})")
-    return 0 if all(checks.values()) else 1
+    return verdict(checks, closing=f" in {time.monotonic() - started:.0f}s (logs: {log_dir})")
 
 
 if __name__ == "__main__":
