@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.utils import timezone
 
+from apps.queue.line import Counts
 from apps.queue.models import QUEUE_STATE_PK, QueueEntry, QueueState
 from apps.queue.services import queue_entries_end, queue_line_counts, queue_state_update
 
@@ -57,22 +58,29 @@ class QueueStateAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @staticmethod
+    def _counts(obj) -> Counts:
+        """The line as it stands, read from Redis once per page (four fields show it)."""
+        if not hasattr(obj, "_line_counts"):
+            obj._line_counts = queue_line_counts(now=timezone.now())
+        return obj._line_counts
+
     @admin.display(description="Line now")
     def line_summary(self, obj):
-        counts = queue_line_counts(now=timezone.now())
+        counts = self._counts(obj)
         return f"{counts.waiting} waiting, {counts.active} active (limit {obj.effective_active_limit})"
 
     @admin.display(description="Now serving (the ticket at the head of the line)")
     def now_serving(self, obj):
-        return queue_line_counts(now=timezone.now()).head or "nobody waits"
+        return self._counts(obj).head or "nobody waits"
 
     @admin.display(description="Admitted since the line was loaded")
     def admitted_total(self, obj):
-        return queue_line_counts(now=timezone.now()).admitted_total
+        return self._counts(obj).admitted_total
 
     @admin.display(description="Seconds per admission (moving average)")
     def seconds_per_admission(self, obj):
-        rate = queue_line_counts(now=timezone.now()).seconds_per_admission
+        rate = self._counts(obj).seconds_per_admission
         return "no history yet" if rate is None else f"{rate:.2f}"
 
     def save_model(self, request, obj, form, change):
